@@ -1,0 +1,33 @@
+"""The one place rltune imports TensorFlow, quietly.
+
+Modules that need TensorFlow do ``from rltune._tf import tf``; the CLI imports
+those modules inside its commands only, so ``rltune --help`` never pays for it.
+"""
+import os
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+warnings.filterwarnings("ignore", message="Couldn't find ffmpeg")
+
+
+def _import_quietly():
+    # TensorFlow's C++ start-up lines (absl, oneDNN) go straight to fd 2, past
+    # TF_CPP_MIN_LOG_LEVEL; hide fd 2 for the duration of the import only.
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        import tensorflow
+        return tensorflow
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    tensorflow.get_logger().setLevel("ERROR")
+    return tensorflow
+
+
+tf = _import_quietly()

@@ -1,0 +1,10 @@
+"""Psi-learning (the paper's "Psi", KL control): target logsumexp_a' Psi'(s', a')."""
+from rltune.algorithms.base import Algorithm, logsumexp
+
+
+class PsiLearning(Algorithm):
+    name = "psi"
+
+    @staticmethod
+    def target(next_values, next_log_prior=None):
+        return logsumexp(next_values)

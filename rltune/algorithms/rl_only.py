@@ -1,0 +1,8 @@
+"""The paper's "RL only" baseline: Q-learning on reward_scaler * r_MT alone,
+with no Reward RNN term (it drifts away from the data)."""
+from rltune.algorithms.q import QLearning
+
+
+class RLOnly(QLearning):
+    name = "rl-only"
+    reward_uses_log_p = False

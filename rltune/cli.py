@@ -1,0 +1,342 @@
+"""rltune's command line: thin Typer commands over the core functions.
+
+Each command parses its options, calls one plain function that returns data,
+and reports it with rich. TensorFlow is imported inside the commands only, so
+``rltune --help`` stays fast.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Tune Magenta melody RNNs with reinforcement learning (RL Tuner, Jaques et al. 2016).")
+console = Console()
+err = Console(stderr=True)
+
+
+def handle_errors(fn):
+    """User errors end with one red line and exit 1; Ctrl-C with exit 130."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from rltune.errors import RLTuneError
+        try:
+            return fn(*args, **kwargs)
+        except RLTuneError as e:
+            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(130)
+    return wrapper
+
+
+def _model_path(bundle: Optional[Path], checkpoint: Optional[Path]) -> Optional[Path]:
+    from rltune.errors import RLTuneError
+    if bundle and checkpoint:
+        raise RLTuneError("give either --bundle or --checkpoint, not both")
+    return bundle or checkpoint
+
+
+def _warn(messages):
+    for m in messages:
+        err.print(f"[yellow]warning:[/] {m}", highlight=False)
+
+
+@app.command("unpack-bundle")
+@handle_errors
+def unpack_bundle_cmd(
+    bundle: Path = typer.Argument(..., help="A Magenta .mag bundle (generator id basic_rnn)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder to write model.ckpt, model.ckpt.meta and bundle.json to."),
+    info: bool = typer.Option(False, "--info", help="Print what the bundle holds; write nothing."),
+):
+    """Unpack a Magenta .mag bundle into a TensorFlow checkpoint, metagraph and bundle.json."""
+    from rltune.checkpoint import bundle_info, unpack_bundle
+    from rltune.errors import RLTuneError
+    if not info and output is None:
+        raise RLTuneError("give -o DIR to unpack, or --info to inspect")
+    data = bundle_info(bundle) if info else unpack_bundle(bundle, output)
+    table = Table(title=f"{bundle.name}", show_header=False)
+    table.add_column(overflow="fold")
+    table.add_column(overflow="fold")
+    arch = data["architecture"]
+    for k, v in [("generator id", data["generator_id"]), ("generator description", data["generator_description"]),
+                 ("bundle description", data["bundle_description"]), ("variable layout", data["layout"]),
+                 ("cell", arch["cell"]), ("layer sizes", str(arch["layer_sizes"])),
+                 ("input size", str(arch["input_size"])), ("classes", str(arch["num_classes"])),
+                 *[(f"  {n}", str(s)) for n, s in data["variables"].items()]]:
+        table.add_row(k, v)
+    console.print(table)
+    if not info:
+        console.print(f"wrote {', '.join(data['files'])} to [bold]{output}[/]")
+
+
+@app.command()
+@handle_errors
+def generate(
+    bundle: Optional[Path] = typer.Option(None, "--bundle", help="A .mag bundle (default: the shipped Note RNN)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A Magenta/RL Tuner checkpoint prefix or folder, or an rltune run."),
+    output: Path = typer.Option(Path("generated"), "-o", "--output", help="Folder for the .mid and .pb files."),
+    num_outputs: int = typer.Option(10, "--num-outputs", help="How many melodies."),
+    num_steps: int = typer.Option(128, "--num-steps", help="Length of each melody in 16th-note steps, primer included."),
+    primer_midi: Optional[Path] = typer.Option(None, "--primer-midi", help="Prime with the melody of a MIDI file."),
+    primer_melody: Optional[str] = typer.Option(None, "--primer-melody", help='Prime with a melody in Magenta syntax, e.g. "[60, -2, 62, -1]".'),
+    temperature: float = typer.Option(1.0, "--temperature", help="Softmax temperature (higher = more random)."),
+    qpm: float = typer.Option(120.0, "--qpm", help="Tempo of the written files, quarter notes per minute."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed writes the same melodies."),
+    plot_probs: bool = typer.Option(False, "--plot-probs", help="Also write a PNG heat map of the note probabilities."),
+):
+    """Generate melodies (MIDI + NoteSequence) from a Note RNN or a tuned run."""
+    from rltune.generation import generate as run
+    result = run(_model_path(bundle, checkpoint), output, num_outputs=num_outputs, num_steps=num_steps,
+                 temperature=temperature, qpm=qpm, seed=seed, primer_midi=primer_midi,
+                 primer_melody=primer_melody, plot_probs=plot_probs)
+    _warn(result["warnings"])
+    console.print(f"wrote {num_outputs} melodies of {num_steps} steps from [bold]{result['model']}[/] "
+                  f"to [bold]{output}[/] ({len(result['files'])} files)")
+
+
+@app.command()
+@handle_errors
+def pretrain(
+    inputs: List[Path] = typer.Argument(None, help="Folders or files of MIDI, MusicXML, ABC or NoteSequence TFRecords."),
+    output: Path = typer.Option(..., "-o", "--output", help="The bundle to write (MODEL.mag)."),
+    layers: str = typer.Option("100", "--layers", help="LSTM layer sizes, e.g. 100 or 128,128."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Melodies per batch."),
+    steps: int = typer.Option(3000, "--steps", help="Training steps."),
+    learning_rate: float = typer.Option(1e-3, "--learning-rate", help="Adam learning rate."),
+    dropout: float = typer.Option(0.0, "--dropout", help="Dropout rate on LSTM outputs while training."),
+    eval_ratio: float = typer.Option(0.1, "--eval-ratio", help="Fraction of input sequences held out."),
+    eval_every: int = typer.Option(250, "--eval-every", help="Steps between held-out evaluations."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the work folder's last checkpoint."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output bundle."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Dataset cache, checkpoints and TensorBoard logs (default: MODEL.pretrain/ beside the output)."),
+):
+    """Train a Note RNN on your melodies and write a bundle both rltune and Magenta load."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rltune.config import PretrainConfig, parse_layers
+    from rltune.pretraining import pretrain as run
+
+    cfg = PretrainConfig(layers=parse_layers(layers), batch_size=batch_size, steps=steps, learning_rate=learning_rate,
+                         dropout=dropout, eval_ratio=eval_ratio, eval_every=eval_every, seed=seed).validate()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=err) as bar:
+        tasks = {}
+
+        def report(kind, **kw):
+            if kind == "dataset_start":
+                tasks["data"] = bar.add_task("reading music", total=kw["files"], info="")
+            elif kind == "file_done":
+                bar.advance(tasks["data"])
+            elif kind == "dataset":
+                _dataset_table(kw["summary"])
+            elif kind == "train_start":
+                tasks["train"] = bar.add_task("training", total=kw["steps"], completed=kw["step"], info="")
+            elif kind == "step":
+                bar.update(tasks["train"], completed=kw["step"],
+                           info=f"loss {kw['loss']:.3f}  acc {kw['accuracy']:.3f}  ppl {kw['perplexity']:.2f}")
+            elif kind == "eval":
+                bar.console.print(f"step {kw['step']}: held-out log-perplexity {kw['log_perplexity']:.4f}, "
+                                  f"accuracy {kw['accuracy']:.4f} ({kw['events']} events)")
+            elif kind == "interrupted":
+                bar.console.print(f"[yellow]interrupted at step {kw['step']}: saving what was trained[/]")
+
+        result = run(inputs or [], output, cfg, resume=resume, force=force, work_dir=work_dir, reporter=report)
+    console.print(f"wrote [bold]{result.output}[/]: {result.steps} steps, held-out log-perplexity "
+                  f"{result.eval['log_perplexity']:.4f}, accuracy {result.eval['accuracy']:.4f}, "
+                  f"{result.train_events_per_s:,.0f} training events/s")
+    if result.interrupted:
+        raise typer.Exit(130)
+
+
+def _dataset_table(summary: dict):
+    table = Table(title="Dataset")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for k, v in summary.items():
+        table.add_row(k.replace("_", " "), f"{v:,}")
+    err.print(table)
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    models: List[str] = typer.Argument(None, help="Models: .mag bundles, checkpoints, rltune runs (default: the shipped Note RNN)."),
+    num_compositions: int = typer.Option(100_000, "--num-compositions", "-n", help="Compositions sampled per model (the paper: 100,000)."),
+    length: int = typer.Option(32, "--length", help="Steps per composition."),
+    key: str = typer.Option("C", "--key", help="Key of the statistics (C major is the paper's)."),
+    rules: str = typer.Option("paper", "--rules", help="paper (the original's index quirk) or corrected."),
+    greedy: bool = typer.Option(False, "--greedy", help="Pick the argmax instead of sampling."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    priming: str = typer.Option("random-note", "--priming", help="random-note or midi (with --primer-midi)."),
+    primer_midi: Optional[Path] = typer.Option(None, "--primer-midi", help="MIDI primer for --priming midi."),
+    midi: List[Path] = typer.Option([], "--midi", help="Also evaluate the melodies of this MIDI folder, in windows of --length."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the numbers (fractions) as JSON."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the numbers as CSV."),
+):
+    """Print the paper's music-theory table for one or more models, side by side."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rltune.errors import RLTuneError
+    from rltune.evaluation import evaluate_midi, evaluate_model, write_csv, write_json
+    from rltune.keys import Key
+    from rltune.rules import rule_indices
+
+    Key.parse(key)
+    rule_indices(rules)
+    if num_compositions <= 0:
+        raise RLTuneError("--num-compositions must be positive")
+    if priming not in ("random-note", "midi"):
+        raise RLTuneError("--priming must be random-note or midi")
+    results = []
+    targets = list(models or [])
+    if not targets and not midi:
+        targets = [None]
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        for m in targets:
+            task = bar.add_task(str(m or "default bundle"), total=num_compositions)
+            results.append(evaluate_model(m, num_compositions=num_compositions, length=length, key=key, rules=rules,
+                                          greedy=greedy, seed=seed, priming=priming, primer_midi=primer_midi,
+                                          progress=lambda n, task=task: bar.advance(task, n)))
+    for folder in midi:
+        results.append(evaluate_midi(folder, length=length, key=key, rules=rules))
+    _results_table(results, key, rules)
+    if json_out:
+        write_json(results, json_out)
+    if csv_out:
+        write_csv(results, csv_out)
+
+
+def _results_table(results, key, rules):
+    from rltune.metrics import FRACTION_ROWS, TABLE_ROWS
+    table = Table(title=f"Music-theory statistics (key {key}, rules {rules})")
+    table.add_column("")
+    for r in results:
+        table.add_column(r["name"], justify="right", overflow="fold")
+    for k, label in TABLE_ROWS:
+        cells = []
+        for r in results:
+            v = r["rows"].get(k)
+            cells.append("n/a" if v is None or v != v else (f"{100 * v:.3f}%" if k in FRACTION_ROWS else f"{v:.4f}"))
+        table.add_row(label, *cells)
+    table.add_row("Compositions", *[f"{r['num_compositions']:,}" for r in results])
+    table.add_row("Seconds", *[f"{r['seconds']:.1f}" for r in results])
+    console.print(table)
+
+
+def _h(name):
+    from rltune.config import TrainConfig, defaults, help_of
+    return f"{help_of(TrainConfig, name)} [default: {defaults(TrainConfig)[name]}]"
+
+
+@app.command()
+@handle_errors
+def train(
+    bundle: Optional[Path] = typer.Option(None, "--bundle", help="Note RNN bundle to tune (default: the shipped one)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Or a Magenta/RL Tuner Note RNN checkpoint."),
+    output: Path = typer.Option(Path("runs/rltune"), "-o", "--output", help="Run folder."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="TOML file of settings (options given here win)."),
+    algo: Optional[str] = typer.Option(None, "--algo", help=_h("algo")),
+    steps: Optional[int] = typer.Option(None, "--steps", help=_h("steps")),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help=_h("time_limit")),
+    length: Optional[int] = typer.Option(None, "--length", help=_h("length")),
+    reward_scaler: Optional[float] = typer.Option(None, "--reward-scaler", help=_h("reward_scaler")),
+    discount: Optional[float] = typer.Option(None, "--discount", help=_h("discount")),
+    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help=_h("learning_rate")),
+    clip_norm: Optional[float] = typer.Option(None, "--clip-norm", help=_h("clip_norm")),
+    target_update_rate: Optional[float] = typer.Option(None, "--target-update-rate", help=_h("target_update_rate")),
+    num_envs: Optional[int] = typer.Option(None, "--num-envs", help=_h("num_envs")),
+    minibatch_size: Optional[int] = typer.Option(None, "--minibatch-size", help=_h("minibatch_size")),
+    replay_ratio: Optional[float] = typer.Option(None, "--replay-ratio", help=_h("replay_ratio")),
+    replay_size: Optional[int] = typer.Option(None, "--replay-size", help=_h("replay_size")),
+    learning_starts: Optional[int] = typer.Option(None, "--learning-starts", help=_h("learning_starts")),
+    exploration: Optional[str] = typer.Option(None, "--exploration", help=_h("exploration")),
+    epsilon: Optional[float] = typer.Option(None, "--epsilon", help=_h("epsilon")),
+    exploration_steps: Optional[int] = typer.Option(None, "--exploration-steps", help=_h("exploration_steps")),
+    priming: Optional[str] = typer.Option(None, "--priming", help=_h("priming")),
+    primer_midi: Optional[str] = typer.Option(None, "--primer-midi", help=_h("primer_midi")),
+    primer_dataset: Optional[str] = typer.Option(None, "--primer-dataset", help=_h("primer_dataset")),
+    key: Optional[str] = typer.Option(None, "--key", help=_h("key")),
+    rules: Optional[str] = typer.Option(None, "--rules", help=_h("rules")),
+    rule_weight: List[str] = typer.Option([], "--rule-weight", help="Weight of one rule, e.g. repeating=0.5 (repeatable)."),
+    rule: List[str] = typer.Option([], "--rule", help="A user rule module:function (repeatable); see rltune.rules."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", help=_h("eval_every")),
+    eval_compositions: Optional[int] = typer.Option(None, "--eval-compositions", help=_h("eval_compositions")),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help=_h("checkpoint_every")),
+    num_samples: Optional[int] = typer.Option(None, "--num-samples", help=_h("num_samples")),
+    seed: Optional[int] = typer.Option(None, "--seed", help=_h("seed")),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --output from its last checkpoint."),
+    force: bool = typer.Option(False, "--force", help="Replace a run already in --output."),
+    evaluate_after: int = typer.Option(0, "--evaluate", help="Afterwards, print the paper's table for the Note RNN and the tuned model over this many compositions each."),
+):
+    """Tune a Note RNN with RL Tuner (Q, Psi, G or RL-only) and write a run folder."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rltune.config import TrainConfig, defaults, load_toml
+    from rltune.rules import parse_weights
+    from rltune.training import train as run
+
+    given = {k: v for k, v in dict(
+        algo=algo, steps=steps, time_limit=time_limit, length=length, reward_scaler=reward_scaler, discount=discount,
+        learning_rate=learning_rate, clip_norm=clip_norm, target_update_rate=target_update_rate, num_envs=num_envs,
+        minibatch_size=minibatch_size, replay_ratio=replay_ratio, replay_size=replay_size,
+        learning_starts=learning_starts, exploration=exploration, epsilon=epsilon,
+        exploration_steps=exploration_steps, priming=priming, primer_midi=primer_midi,
+        primer_dataset=primer_dataset, key=key, rules=rules, eval_every=eval_every,
+        eval_compositions=eval_compositions, checkpoint_every=checkpoint_every, num_samples=num_samples,
+        seed=seed).items() if v is not None}
+    if rule_weight:
+        given["rule_weights"] = parse_weights(rule_weight)
+    if rule:
+        given["user_rules"] = list(rule)
+    settings = defaults(TrainConfig)
+    if config_file:
+        settings.update(load_toml(TrainConfig, config_file))
+    settings.update(given)
+    cfg = TrainConfig(**settings)
+    model = _model_path(bundle, checkpoint)
+    with Progress(TextColumn("[bold]training[/]"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=err) as bar:
+        task = bar.add_task("train", total=cfg.steps, info="")
+
+        def report(kind, **kw):
+            if kind in ("start", "progress"):
+                bar.update(task, total=kw["steps"], completed=kw["step"])
+            if kind == "progress":
+                bar.update(task, info=f"{kw['steps_per_s']:,.0f} steps/s  reward {kw['reward']:.1f}  "
+                                      f"loss {kw['loss']:.3g}  eps {kw['epsilon']:.2f}")
+            elif kind == "eval":
+                bar.console.print(f"step {kw['step']:,}: mean log p per composition {kw['mean_log_p']:.2f}, "
+                                  f"music-theory reward {kw['mean_music_theory_reward']:.2f}")
+            elif kind == "interrupted":
+                bar.console.print(f"[yellow]interrupted at step {kw['step']:,}: saving a checkpoint and the figures[/]")
+
+        summary = run(model, output, cfg, resume=resume, force=force, reporter=report)
+    console.print(f"run [bold]{output}[/]: {summary['env_steps']:,} steps in {summary['train_seconds']:.0f} s "
+                  f"({summary['env_steps_per_s']:,.0f} steps/s), {summary['updates']:,} updates")
+    if evaluate_after > 0:
+        from rltune.evaluation import evaluate_model
+        results = [evaluate_model(summary["model"], num_compositions=evaluate_after, key=cfg.key, rules=cfg.rules,
+                                  name="Note RNN", seed=cfg.seed),
+                   evaluate_model(output, num_compositions=evaluate_after, key=cfg.key, rules=cfg.rules,
+                                  name=f"{cfg.algo} (rltune)", seed=cfg.seed)]
+        _results_table(results, cfg.key, cfg.rules)
+    if summary["interrupted"]:
+        raise typer.Exit(130)
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

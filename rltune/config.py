@@ -1,0 +1,174 @@
+"""Every hyperparameter, declared once with its meaning (CleanRL style).
+
+``TrainConfig`` drives ``rltune train``; ``PretrainConfig`` drives
+``rltune pretrain``. The CLI options are generated from these fields' help
+texts; ``--config FILE.toml`` sets any of them; a run folder keeps its
+``config.toml``.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+
+from rltune.errors import RLTuneError
+
+ALGORITHMS = ("q", "psi", "g", "rl-only")
+EXPLORATION = ("egreedy", "boltzmann")
+PRIMING = ("random-note", "midi", "dataset")
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    algo: str = _f("q", "Learning target: q (max), psi (logsumexp), g (logsumexp with the prior), rl-only (music theory only, Q target).")
+    steps: int = _f(3_000_000, "Environment steps to train for (notes played, over all parallel compositions).")
+    time_limit: float = _f(0.0, "Stop after this many seconds of training (0: no limit).")
+    length: int = _f(32, "Steps per composition (16th notes).")
+    reward_scaler: float = _f(2.0, "Weight of the music-theory reward r_MT (the paper's 1/c; the original's default is 0.1).")
+    discount: float = _f(0.5, "Discount factor gamma of the TD target.")
+    learning_rate: float = _f(1e-3, "Adam learning rate.")
+    clip_norm: float = _f(5.0, "Each gradient is clipped to this norm.")
+    target_update_rate: float = _f(0.01, "Soft target update: target += rate * (q - target) after every training step.")
+    num_envs: int = _f(256, "Compositions played in lockstep (environment steps per acting step).")
+    minibatch_size: int = _f(512, "Transitions per training step.")
+    replay_ratio: float = _f(6.4, "Transitions sampled for training per environment step (original: 32 every 5 steps = 6.4).")
+    replay_size: int = _f(100_000, "Replay buffer capacity in transitions.")
+    learning_starts: int = _f(5_000, "Environment steps collected before training starts.")
+    exploration: str = _f("egreedy", "egreedy (epsilon annealed linearly) or boltzmann (sample from the softmax of the action scores).")
+    epsilon: float = _f(0.1, "Final exploration probability of egreedy.")
+    exploration_steps: int = _f(500_000, "Environment steps over which epsilon anneals from 1.0 to --epsilon.")
+    priming: str = _f("random-note", "How each composition starts: random-note, midi (--primer-midi) or dataset (--primer-dataset).")
+    primer_midi: str = _f("", "MIDI file for --priming midi.")
+    primer_dataset: str = _f("", "NoteSequence TFRecord for --priming dataset (a random melody prefix each time).")
+    key: str = _f("C", "Key of the rules (e.g. C, G, Eb, F#m). The paper's is C major.")
+    rules: str = _f("paper", "paper (the original's index quirk, as the paper's table) or corrected.")
+    rule_weights: dict = _f(None, "Per-rule weights, e.g. {repeating = 0.5}.")
+    user_rules: list = _f(None, "User rules module:function, each a vectorised function (see rltune.rules).")
+    eval_every: int = _f(200_000, "Environment steps between evaluations (reward curve points).")
+    eval_compositions: int = _f(500, "Compositions sampled at each evaluation.")
+    checkpoint_every: int = _f(500_000, "Environment steps between checkpoints.")
+    num_samples: int = _f(8, "Compositions written as MIDI at the end of training.")
+    seed: int = _f(0, "Random seed.")
+
+    def __post_init__(self):
+        self.rule_weights = dict(self.rule_weights or {})
+        self.user_rules = list(self.user_rules or [])
+
+    def validate(self) -> "TrainConfig":
+        def need(cond, msg):
+            if not cond:
+                raise RLTuneError(msg)
+        need(self.algo in ALGORITHMS, f"unknown algorithm {self.algo!r}: choose one of {', '.join(ALGORITHMS)}")
+        need(self.exploration in EXPLORATION, f"unknown exploration {self.exploration!r}: choose one of {', '.join(EXPLORATION)}")
+        need(self.priming in PRIMING, f"unknown priming mode {self.priming!r}: choose one of {', '.join(PRIMING)}")
+        need(0 <= self.discount < 1, f"--discount must be in [0, 1), got {self.discount}")
+        for name in ("steps", "length", "num_envs", "minibatch_size", "replay_size", "eval_every",
+                     "eval_compositions", "checkpoint_every", "exploration_steps"):
+            need(getattr(self, name) > 0, f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        for name in ("learning_rate", "clip_norm", "target_update_rate", "replay_ratio"):
+            v = getattr(self, name)
+            need(v > 0 and math.isfinite(v), f"--{name.replace('_', '-')} must be positive, got {v}")
+        need(self.target_update_rate <= 1, "--target-update-rate must be at most 1")
+        need(0 <= self.epsilon <= 1, "--epsilon must be in [0, 1]")
+        need(self.reward_scaler >= 0 and math.isfinite(self.reward_scaler), "--reward-scaler must be >= 0")
+        need(self.length >= 8, "--length must be at least 8 (one motif bar)")
+        need(self.replay_size >= self.minibatch_size, "--replay-size must hold at least one minibatch")
+        need(self.learning_starts >= 0 and self.time_limit >= 0 and self.num_samples >= 0, "counts and limits must be >= 0")
+        need(self.priming != "midi" or self.primer_midi, "--priming midi needs --primer-midi")
+        need(self.priming != "dataset" or self.primer_dataset, "--priming dataset needs --primer-dataset")
+        from rltune.keys import Key
+        from rltune.rules import rule_indices
+        Key.parse(self.key)
+        rule_indices(self.rules)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PretrainConfig:
+    layers: list = _f(None, "LSTM layer sizes, e.g. [100] (the paper's) or [128, 128].")
+    batch_size: int = _f(64, "Melodies per training batch.")
+    steps: int = _f(3000, "Training steps (batches).")
+    learning_rate: float = _f(1e-3, "Adam learning rate.")
+    clip_norm: float = _f(5.0, "Global gradient norm clip (Magenta's clip_norm).")
+    dropout: float = _f(0.0, "Dropout rate on LSTM outputs while training (Magenta's 1 - dropout_keep_prob).")
+    eval_ratio: float = _f(0.1, "Fraction of input sequences held out for evaluation.")
+    eval_every: int = _f(250, "Steps between held-out evaluations.")
+    max_length: int = _f(512, "Melodies are truncated to this many steps (Magenta's max_steps).")
+    seed: int = _f(0, "Random seed.")
+
+    def __post_init__(self):
+        self.layers = list(self.layers or [100])
+
+    def validate(self) -> "PretrainConfig":
+        if not self.layers or any((not isinstance(u, int)) or isinstance(u, bool) or u <= 0 for u in self.layers):
+            raise RLTuneError(f"--layers must be positive integers such as 100 or 128,128; got {self.layers}")
+        for name in ("batch_size", "steps", "eval_every", "max_length"):
+            if getattr(self, name) <= 0:
+                raise RLTuneError(f"--{name.replace('_', '-')} must be positive")
+        if not (self.learning_rate > 0 and self.clip_norm > 0):
+            raise RLTuneError("--learning-rate and --clip-norm must be positive")
+        if not 0 <= self.dropout < 1:
+            raise RLTuneError("--dropout must be in [0, 1)")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_layers(text: str) -> list[int]:
+    try:
+        sizes = [int(x) for x in str(text).replace(" ", "").strip("[]").split(",") if x != ""]
+    except ValueError:
+        raise RLTuneError(f"--layers {text!r} must be positive integers such as 100 or 128,128") from None
+    if not sizes or any(s <= 0 for s in sizes):
+        raise RLTuneError(f"--layers {text!r} must be positive integers such as 100 or 128,128")
+    return sizes
+
+
+def help_of(cls, name: str) -> str:
+    return next(f.metadata.get("help", "") for f in fields(cls) if f.name == name)
+
+
+def load_toml(cls, path) -> dict:
+    """Read a TOML file of ``cls`` fields (unknown keys are an error)."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise RLTuneError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise RLTuneError(f"config file {path} is not valid TOML: {e}") from None
+    names = {f.name for f in fields(cls)}
+    data = {k.replace("-", "_"): v for k, v in data.items()}
+    unknown = set(data) - names
+    if unknown:
+        raise RLTuneError(f"unknown setting {sorted(unknown)[0]!r} in {path}")
+    return data
+
+
+def to_toml(data: dict) -> str:
+    """A flat dict of scalars, lists and string->number dicts as TOML."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
+        raise TypeError(type(v).__name__)
+    return "".join(f"{k} = {value(v)}\n" for k, v in data.items() if v is not None)
+
+
+def defaults(cls) -> dict:
+    return {f.name: (f.default if f.default is not MISSING else None) for f in fields(cls)}

@@ -1,0 +1,119 @@
+"""Write Note RNNs (and tuned policies) as graphs Magenta's generator can run.
+
+Magenta's ``melody_rnn_generate`` imports a bundle's metagraph and restores its
+V1 checkpoint, then feeds the ``inputs``, ``temperature`` and
+``initial_state`` collections and reads ``softmax`` and ``final_state``
+(``magenta/models/shared/events_rnn_graph.py``). This module builds such a
+graph with ``tf.compat.v1`` in graph mode: a ``tf.scan`` over time steps, the
+LSTM variables under Magenta's basic_rnn names, and the initial state as
+zero-valued placeholders with defaults (Magenta evaluates ``initial_state``
+without feeding it to get the zero state).
+
+A policy is one or more Note RNNs whose log-softmaxes are added before the
+final softmax: one network for a Note RNN or a Q/Psi policy (``softmax(Q)``),
+the Q network plus the Reward RNN for a G policy (``softmax(G + log p)``).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+from rltune._tf import tf
+from rltune.encoding import NUM_CLASSES
+from rltune.note_rnn import FORGET_BIAS, NoteRNNWeights
+
+GENERATION_BATCH_SIZE = 64  # the static batch of the generation graph, as Magenta's bundles have
+
+
+def _network(scope: str, w: NoteRNNWeights, x, batch, v1):
+    """Build one network's variables and return (step_fn, initial_states)."""
+    prefix = f"{scope}/" if scope else ""
+    kernels, biases = [], []
+    for i, (k, b) in enumerate(w.layers):
+        kernels.append(v1.Variable(k.astype(np.float32), name=f"{prefix}rnn/multi_rnn_cell/cell_{i}/basic_lstm_cell/kernel"))
+        biases.append(v1.Variable(b.astype(np.float32), name=f"{prefix}rnn/multi_rnn_cell/cell_{i}/basic_lstm_cell/bias"))
+    fc_w = v1.Variable(w.fc_weights.astype(np.float32), name=f"{prefix}fully_connected/weights")
+    fc_b = v1.Variable(w.fc_bias.astype(np.float32), name=f"{prefix}fully_connected/biases")
+    init = []
+    for i, units in enumerate(w.layer_sizes):
+        for part in ("c", "h"):
+            init.append(v1.placeholder_with_default(tf.zeros([batch, units]), [batch, units],
+                                                    name=f"{prefix}initial_state_{i}_{part}"))
+
+    def step(inp, state):
+        new, h_in = [], inp
+        for i in range(len(kernels)):
+            c, h = state[2 * i], state[2 * i + 1]
+            gates = tf.matmul(tf.concat([h_in, h], axis=1), kernels[i]) + biases[i]
+            gi, gj, gf, go = tf.split(gates, 4, axis=1)
+            c = c * tf.sigmoid(gf + FORGET_BIAS) + tf.sigmoid(gi) * tf.tanh(gj)
+            h = tf.tanh(c) * tf.sigmoid(go)
+            new += [c, h]
+            h_in = h
+        return tf.nn.log_softmax(tf.matmul(h_in, fc_w) + fc_b), new
+
+    return step, init
+
+
+def build_generation_graph(networks: list[tuple[str, NoteRNNWeights]], checkpoint_prefix: str,
+                           batch_size: int = GENERATION_BATCH_SIZE):
+    """Build and save the graph; returns (checkpoint bytes, metagraph bytes)."""
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs = v1.placeholder(tf.float32, [batch_size, None, NUM_CLASSES], name="inputs")
+        temperature = v1.placeholder(tf.float32, [], name="temperature")
+        steps, inits = [], []
+        for scope, w in networks:
+            step, init = _network(scope, w, inputs, batch_size, v1)
+            steps.append((step, len(init)))
+            inits += init
+
+        def scan_body(carry, x_t):
+            _, state = carry
+            total, new_state, offset = 0.0, [], 0
+            for step, n in steps:
+                scores, ns = step(x_t, state[offset:offset + n])
+                total = total + scores
+                new_state += ns
+                offset += n
+            return total, new_state
+
+        x_time = tf.transpose(inputs, [1, 0, 2])
+        init_scores = tf.zeros([batch_size, NUM_CLASSES])
+        scores, states = tf.scan(scan_body, x_time, initializer=(init_scores, list(inits)))
+        logits = tf.transpose(scores, [1, 0, 2])
+        flat = tf.reshape(logits, [-1, NUM_CLASSES])
+        softmax = tf.reshape(tf.nn.softmax(flat / temperature), [batch_size, -1, NUM_CLASSES], name="softmax")
+        final = [tf.identity(s[-1], name=f"final_state_{i}") for i, s in enumerate(states)]
+        v1.add_to_collection("inputs", inputs)
+        v1.add_to_collection("temperature", temperature)
+        v1.add_to_collection("softmax", softmax)
+        for s in inits:
+            v1.add_to_collection("initial_state", s)
+        for s in final:
+            v1.add_to_collection("final_state", s)
+        saver = v1.train.Saver(sharded=False, write_version=v1.train.SaverDef.V1)
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            saver.save(sess, checkpoint_prefix, meta_graph_suffix="meta", write_meta_graph=True)
+    with open(checkpoint_prefix, "rb") as f:
+        ckpt = f.read()
+    with open(checkpoint_prefix + ".meta", "rb") as f:
+        meta = f.read()
+    return ckpt, meta
+
+
+def bundle_bytes(networks, batch_size: int = GENERATION_BATCH_SIZE):
+    with tempfile.TemporaryDirectory(prefix="rltune-graph-") as d:
+        return build_generation_graph(networks, os.path.join(d, "model.ckpt"), batch_size)
+
+
+def write_note_rnn_bundle(path, weights: NoteRNNWeights, description: str):
+    """A basic_rnn bundle of one Note RNN that both rltune and Magenta load."""
+    from rltune.checkpoint import write_bundle, check_writable
+    check_writable(path)
+    ckpt, meta = bundle_bytes([("", weights)])
+    write_bundle(path, ckpt, meta, description)

@@ -1,0 +1,46 @@
+"""Figures: note-probability heat maps and reward curves (matplotlib, Agg)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_note_probabilities(probs, path, title: str = ""):
+    """The original's ``visualize_probs``: classes x time, darker = likelier."""
+    plt = _plt()
+    probs = np.asarray(probs)
+    fig, ax = plt.subplots(figsize=(max(6, probs.shape[0] / 12), 4))
+    ax.imshow(probs.T, interpolation="none", cmap="Reds", aspect="auto", origin="lower")
+    ax.set_ylabel("Event (0 hold, 1 rest, 2.. MIDI 48..)")
+    ax.set_xlabel("Time (16th-note steps)")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_rewards(history: dict, path, title: str = ""):
+    """Mean log p and mean music-theory reward per composition against training steps
+    (the paper's Figure 2 style), from the periodic evaluations of a run."""
+    plt = _plt()
+    steps = np.asarray(history.get("step", []))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    axes[0].plot(steps, history.get("mean_log_p", []), color="tab:blue")
+    axes[0].set_title("Reward RNN: mean log p(a|s) per composition")
+    axes[1].plot(steps, history.get("mean_music_theory_reward", []), color="tab:orange")
+    axes[1].set_title("Music theory reward per composition")
+    for ax in axes:
+        ax.set_xlabel("Training steps (environment steps)")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,133 @@
+"""Policies: what picks the next note, and batched sampling of compositions.
+
+A policy adds the scores of one or more networks and samples from the
+softmax of the sum divided by a temperature:
+
+* a Note RNN: its logits (Magenta's generator);
+* Q and Psi (and rl-only): the Q network's values, softmax(Q);
+* G: the G network's values plus the Reward RNN's log-probabilities,
+  softmax(G + log p), the original's ``g_action_scores``.
+
+Sampling runs all compositions of a chunk in lockstep inside one compiled
+TensorFlow function; seeds are stateless, so the same seed gives the same
+compositions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rltune._tf import tf
+from rltune.encoding import NUM_CLASSES
+from rltune.note_rnn import NoteRNN, NoteRNNWeights
+
+RANDOM_NOTE_CLASSES = NUM_CLASSES - 1  # the original draws randint(0, 37): indices 0..36
+
+
+@dataclass(eq=False)
+class Policy:
+    networks: list  # [NoteRNN]; scores are summed
+    normalize: list  # per network: add log_softmax (True) or raw values (False)
+    reward_rnn: NoteRNN | None = None  # for log p(a|s); None: the first network is the reward RNN
+    name: str = "model"
+    algorithm: str = "note_rnn"
+    info: dict = field(default_factory=dict)
+
+    @classmethod
+    def note_rnn(cls, weights: NoteRNNWeights, name="model", info=None):
+        net = NoteRNN(weights, name="note_rnn", trainable=False)
+        return cls([net], [True], None, name, "note_rnn", info or {})
+
+    @property
+    def reward_network(self) -> NoteRNN:
+        return self.reward_rnn if self.reward_rnn is not None else self.networks[0]
+
+    def _all(self):
+        nets = list(self.networks)
+        if self.reward_rnn is not None and not any(n is self.reward_rnn for n in nets):
+            nets.append(self.reward_rnn)
+        return nets
+
+    def scores(self, outputs):
+        """Action scores from each network's output logits (one per policy network)."""
+        total = 0.0
+        for out, norm in zip(outputs, self.normalize):
+            total = total + (tf.nn.log_softmax(out) if norm else out)
+        return total
+
+    @tf.function(reduce_retracing=True)
+    def _prime(self, primer, lengths):
+        """Feed primer[:, :len-1] from the zero state; returns states and the last primer event."""
+        nets = self._all()
+        batch = tf.shape(primer)[0]
+        states = [n.zero_state(batch) for n in nets]
+        steps = tf.shape(primer)[1] - 1
+        for t in tf.range(steps):
+            keep = (t < lengths - 1)[:, None]
+            new_states = []
+            for n, st in zip(nets, states):
+                _, ns = n.step(primer[:, t], st)
+                new_states.append(tuple(tf.where(keep, a, b) for a, b in zip(ns, st)))
+            states = new_states
+        last = tf.gather(primer, lengths - 1, batch_dims=1)
+        return states, last
+
+    @tf.function(reduce_retracing=True)
+    def _sample(self, primer, lengths, num_steps, temperature, greedy, seed, record_probs):
+        nets = self._all()
+        states, last = self._prime(primer, lengths)
+        reward_idx = next(i for i, n in enumerate(nets) if n is self.reward_network)
+        events = tf.TensorArray(tf.int32, size=num_steps)
+        logps = tf.TensorArray(tf.float32, size=num_steps)
+        probs = tf.TensorArray(tf.float32, size=num_steps if record_probs else 0, dynamic_size=record_probs)
+        for t in tf.range(num_steps):
+            outs, new_states = [], []
+            for n, st in zip(nets, states):
+                o, ns = n.step(last, st)
+                outs.append(o)
+                new_states.append(ns)
+            states = new_states
+            logits = self.scores(outs[:len(self.networks)]) / temperature
+            step_seed = tf.random.experimental.stateless_fold_in(seed, t)
+            sampled = tf.cast(tf.random.stateless_categorical(logits, 1, step_seed)[:, 0], tf.int32)
+            choice = tf.where(greedy, tf.cast(tf.argmax(logits, axis=1), tf.int32), sampled)
+            logp = tf.gather(tf.nn.log_softmax(outs[reward_idx]), choice, batch_dims=1)
+            events = events.write(t, choice)
+            logps = logps.write(t, logp)
+            if record_probs:
+                probs = probs.write(t, tf.nn.softmax(logits))
+            last = choice
+        return (tf.transpose(events.stack()), tf.transpose(logps.stack()),
+                tf.transpose(probs.stack(), [1, 0, 2]) if record_probs else tf.zeros([0]))
+
+    def sample(self, primers, num_steps: int, *, primer_lengths=None, temperature: float = 1.0,
+               greedy: bool = False, seed: int = 0, chunk: int = 8192, record_probs: bool = False):
+        """Sample ``num_steps`` events after each primer.
+
+        ``primers`` int [N, P] (ragged primers right-padded, with ``primer_lengths``).
+        Returns dict(events [N, num_steps], log_p [N, num_steps] under the Reward RNN,
+        and probs [N, num_steps, 38] when ``record_probs``).
+        """
+        primers = np.asarray(primers, dtype=np.int32)
+        n = len(primers)
+        lengths = np.full(n, primers.shape[1], np.int32) if primer_lengths is None else np.asarray(primer_lengths, np.int32)
+        out_e, out_l, out_p = [], [], []
+        for i, start in enumerate(range(0, n, chunk)):
+            sl = slice(start, start + chunk)
+            e, lp, p = self._sample(tf.constant(primers[sl]), tf.constant(lengths[sl]), tf.constant(num_steps, tf.int32),
+                                    tf.constant(temperature, tf.float32), tf.constant(bool(greedy)),
+                                    tf.constant([seed, i], tf.int64), record_probs)
+            out_e.append(e.numpy())
+            out_l.append(lp.numpy())
+            if record_probs:
+                out_p.append(p.numpy())
+        result = {"events": np.concatenate(out_e), "log_p": np.concatenate(out_l)}
+        if record_probs:
+            result["probs"] = np.concatenate(out_p)
+        return result
+
+
+def random_note_primers(n: int, rng: np.random.Generator) -> np.ndarray:
+    """One random event per composition, as the RL Tuner primes (``randint(0, 37)``)."""
+    return rng.integers(0, RANDOM_NOTE_CLASSES, size=(n, 1))
