@@ -130,7 +130,8 @@ def pretrain(
     cfg = PretrainConfig(layers=parse_layers(layers), batch_size=batch_size, steps=steps, learning_rate=learning_rate,
                          dropout=dropout, eval_ratio=eval_ratio, eval_every=eval_every, seed=seed).validate()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=err) as bar:
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=err,
+                  transient=True) as bar:
         tasks = {}
 
         def report(kind, **kw):
@@ -146,7 +147,7 @@ def pretrain(
                 bar.update(tasks["train"], completed=kw["step"],
                            info=f"loss {kw['loss']:.3f}  acc {kw['accuracy']:.3f}  ppl {kw['perplexity']:.2f}")
             elif kind == "eval":
-                bar.console.print(f"step {kw['step']}: held-out log-perplexity {kw['log_perplexity']:.4f}, "
+                console.print(f"step {kw['step']}: held-out log-perplexity {kw['log_perplexity']:.4f}, "
                                   f"accuracy {kw['accuracy']:.4f} ({kw['events']} events)")
             elif kind == "interrupted":
                 bar.console.print(f"[yellow]interrupted at step {kw['step']}: saving what was trained[/]")
@@ -304,8 +305,14 @@ def train(
     settings.update(given)
     cfg = TrainConfig(**settings)
     model = _model_path(bundle, checkpoint)
+    if not resume:
+        from rltune.training import build_rules, check_run_dir
+        cfg.validate()
+        build_rules(cfg)
+        check_run_dir(output, resume, force)
     with Progress(TextColumn("[bold]training[/]"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"),
-                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=err) as bar:
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=err,
+                  transient=True) as bar:
         task = bar.add_task("train", total=cfg.steps, info="")
 
         def report(kind, **kw):
@@ -315,7 +322,7 @@ def train(
                 bar.update(task, info=f"{kw['steps_per_s']:,.0f} steps/s  reward {kw['reward']:.1f}  "
                                       f"loss {kw['loss']:.3g}  eps {kw['epsilon']:.2f}")
             elif kind == "eval":
-                bar.console.print(f"step {kw['step']:,}: mean log p per composition {kw['mean_log_p']:.2f}, "
+                console.print(f"step {kw['step']:,}: mean log p per composition {kw['mean_log_p']:.2f}, "
                                   f"music-theory reward {kw['mean_music_theory_reward']:.2f}")
             elif kind == "interrupted":
                 bar.console.print(f"[yellow]interrupted at step {kw['step']:,}: saving a checkpoint and the figures[/]")

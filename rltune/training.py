@@ -245,15 +245,25 @@ def evaluate_policy(policy: Policy, rules: Rules, n: int, length: int, primers: 
             "mean_log_p_per_note": float(out["log_p"].mean()), "mean_music_theory_reward": float(r_mt.mean())}
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, force: bool):
+def check_run_dir(run_dir, resume: bool, force: bool):
+    """Refuse a folder that holds another run (or other files) unless resuming or forced."""
+    run_dir = Path(run_dir)
     if resume:
         if not runs.is_run(run_dir):
             raise RLTuneError(f"--resume: {run_dir} is not an rltune run folder (no {runs.RUN_FILE})")
         return
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RLTuneError(f"{run_dir} is a file, not a run folder")
+    if run_dir.exists() and any(run_dir.iterdir()) and not force:
+        what = "another run" if runs.is_run(run_dir) else "other files"
+        raise RLTuneError(f"{run_dir} already holds {what}; pass --resume to continue it or --force to replace it")
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, force: bool):
+    check_run_dir(run_dir, resume, force)
+    if resume:
+        return
     if run_dir.exists() and any(run_dir.iterdir()):
-        if not force:
-            what = "another run" if runs.is_run(run_dir) else "other files"
-            raise RLTuneError(f"{run_dir} already holds {what}; pass --resume to continue it or --force to replace it")
         if runs.is_run(run_dir):
             for name in ("checkpoints", "samples", "tb"):
                 shutil.rmtree(run_dir / name, ignore_errors=True)
@@ -333,6 +343,7 @@ def train(model, run_dir, config: TrainConfig, *, resume: bool = False, force: b
     t_start = time.time()
     if not history:
         evaluate()
+        save()  # a good checkpoint exists from the start
     next_eval = (counters.env_steps // config.eval_every + 1) * config.eval_every
     next_ckpt = (counters.env_steps // config.checkpoint_every + 1) * config.checkpoint_every
     update_credit = 0.0

@@ -1,0 +1,63 @@
+"""`rltune evaluate`: the table, its files, real melodies and bad input."""
+import json
+
+import pytest
+
+from cli_helpers import assert_user_error, invoke
+
+KEYS = ["notes_excessively_repeated", "notes_not_in_key", "autocorrelation_lag1", "autocorrelation_lag2",
+        "autocorrelation_lag3", "leaps_resolved", "starting_with_tonic", "unique_max_note", "unique_min_note",
+        "notes_in_motif", "notes_in_repeated_motif", "mean_log_p", "mean_music_theory_reward"]
+
+
+def test_table_json_csv_for_two_models(fixtures, fixture_bundle, tmp_path):
+    paper = fixtures / "rl_tuner" / "note_rnn_paper_format"
+    r = invoke("evaluate", fixture_bundle, paper, "-n", 3000, "--seed", 1,
+               "--json", tmp_path / "t.json", "--csv", tmp_path / "t.csv")
+    assert r.exit_code == 0, r.output + r.stderr
+    assert "Notes excessively repeated" in r.stdout and "Leaps resolved" in r.stdout
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert list(data) == ["basic_rnn_essen_100", "note_rnn_paper_format"]
+    a, b = data.values()
+    assert list(a) == KEYS
+    assert a == b  # same weights, same seed: the same compositions
+    assert 0 <= a["notes_excessively_repeated"] <= 1 and a["mean_log_p"] < 0
+    assert a["notes_excessively_repeated"] > 0.05  # the Note RNN's repetition problem (original definitions)
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert lines[0] == "row,basic_rnn_essen_100,note_rnn_paper_format" and len(lines) == 1 + len(KEYS)
+
+
+def test_seed_greedy_and_key(fixture_bundle, tmp_path):
+    import rltune
+    from rltune.evaluation import evaluate_model
+    a = evaluate_model(fixture_bundle, num_compositions=500, seed=5)
+    b = evaluate_model(fixture_bundle, num_compositions=500, seed=5)
+    c = evaluate_model(fixture_bundle, num_compositions=500, seed=6)
+    assert (a["compositions"] == b["compositions"]).all() and not (a["compositions"] == c["compositions"]).all()
+    g = evaluate_model(fixture_bundle, num_compositions=200, greedy=True)
+    assert g["rows"]["mean_log_p"] > a["rows"]["mean_log_p"]  # argmax notes are the likeliest
+    d = evaluate_model(fixture_bundle, num_compositions=500, seed=5, key="F#")
+    assert d["rows"]["notes_not_in_key"] > a["rows"]["notes_not_in_key"]
+    assert rltune.metrics.table_row_values(a["compositions"]) == pytest.approx(
+        {k: v for k, v in a["rows"].items() if k != "mean_log_p"}, nan_ok=True)
+
+
+def test_midi_folder(fixtures, tmp_path):
+    d = tmp_path / "human"
+    d.mkdir()
+    (d / "a.mid").write_bytes((fixtures / "midi" / "essen_altdeu10_3.mid").read_bytes())
+    r = invoke("evaluate", fixtures / "magenta" / "basic_rnn_essen_100.mag", "-n", 200, "--midi", d, "--json", tmp_path / "h.json")
+    assert r.exit_code == 0, r.output + r.stderr
+    data = json.loads((tmp_path / "h.json").read_text())
+    human = data["MIDI: human"]
+    assert human["notes_not_in_key"] < 0.05  # a folk song, transposed to C
+
+
+def test_bad_inputs(fixture_bundle, tmp_path):
+    assert_user_error(invoke("evaluate", tmp_path / "missing.mag", "-n", 10), "not found")
+    assert_user_error(invoke("evaluate", fixture_bundle, "-n", 0), "--num-compositions")
+    assert_user_error(invoke("evaluate", fixture_bundle, "-n", -3), "--num-compositions")
+    assert_user_error(invoke("evaluate", fixture_bundle, "-n", 10, "--key", "X"), "unknown key")
+    empty = tmp_path / "nomidi"
+    empty.mkdir()
+    assert_user_error(invoke("evaluate", "--midi", empty), "no melodies")

@@ -1,0 +1,39 @@
+"""What rltune writes is what Magenta reads (runs where the Magenta oracle venv exists)."""
+import subprocess
+
+import numpy as np
+
+import rltune
+from conftest import FIXTURES, SHARED
+
+
+def magenta_softmax(venv, bundle, melodies, tmp_path):
+    np.savez(tmp_path / "melodies.npz", melodies=melodies)
+    out = tmp_path / "magenta_softmax.npz"
+    p = subprocess.run([str(venv / "bin" / "python"), str(SHARED / "magenta-oracle" / "magenta_softmax.py"),
+                        str(bundle), str(out), str(tmp_path / "melodies.npz")], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return np.load(out)["softmax"]
+
+
+def magenta_generate(venv, bundle, out_dir):
+    p = subprocess.run(["bash", str(SHARED / "magenta-oracle" / "magenta_generate.sh"), str(bundle), str(out_dir), str(venv)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    return sorted(out_dir.glob("*.mid"))
+
+
+def test_written_bundle_runs_in_magenta(magenta_venv, tmp_path):
+    """A Note RNN written by rltune's bundle writer: Magenta generates from it and gives our probabilities."""
+    from rltune.checkpoint import load_weights
+    from rltune.magenta_graph import write_note_rnn_bundle
+    from rltune.note_rnn import random_weights
+    weights = random_weights([24, 16], seed=3)
+    bundle = tmp_path / "two_layer.mag"
+    write_note_rnn_bundle(bundle, weights, "rltune interop test")
+    assert len(magenta_generate(magenta_venv, bundle, tmp_path / "gen")) == 4
+    melodies = np.load(FIXTURES / "magenta" / "basic_rnn_essen_100.golden.npz")["melodies"]
+    ours = rltune.load_note_rnn(bundle).probabilities(melodies)
+    theirs = magenta_softmax(magenta_venv, bundle, melodies, tmp_path)
+    assert np.abs(ours - theirs).max() < 1e-5
+    assert load_weights(bundle).weights.layer_sizes == [24, 16]
