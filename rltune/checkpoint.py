@@ -113,49 +113,64 @@ def bundle_variables(bundle: Bundle) -> dict[str, np.ndarray]:
         return read_checkpoint_variables(ckpt)
 
 
-# Variable layouts: (LSTM kernel/bias pattern with the layer number as group 1, fc weights, fc bias names)
+# Variable layouts: (name, scope, LSTM cell pattern with the layer number and part, fc weight names, fc bias names)
+_MAGENTA_CELL = r"rnn/multi_rnn_cell/cell_(\d+)/(?:basic_lstm_cell|lstm_cell)/(kernel|bias)"
 _LAYOUTS = (
-    ("Magenta basic_rnn", r"(?:.*/)?rnn/multi_rnn_cell/cell_(\d+)/(?:basic_lstm_cell|lstm_cell)/(kernel|bias)",
-     ("fully_connected/weights",), ("fully_connected/biases", "fully_connected/bias")),
-    ("RL Tuner Note RNN (TF 1.x)", r"rnn_model/rnn/multi_rnn_cell/cell_(\d+)/(?:lstm_cell|basic_lstm_cell)/(kernel|bias)",
-     ("rnn_model/fully_connected/weights",), ("rnn_model/fully_connected/bias", "rnn_model/fully_connected/biases")),
-    ("RL Tuner Note RNN (pre-1.0 names)", r"rnn_model/RNN/MultiRNNCell/Cell(\d+)/(?:LSTMCell|BasicLSTMCell)/(W_0|B)",
-     ("rnn_model/fully_connected/weights",), ("rnn_model/fully_connected/bias", "rnn_model/fully_connected/biases")),
+    ("RL Tuner Note RNN (TF 1.x)", "rnn_model/", _MAGENTA_CELL, ("fully_connected/weights",),
+     ("fully_connected/bias", "fully_connected/biases")),
+    ("RL Tuner Note RNN (pre-1.0 names)", "rnn_model/", r"RNN/MultiRNNCell/Cell(\d+)/(?:LSTMCell|BasicLSTMCell)/(W_0|B)",
+     ("fully_connected/weights",), ("fully_connected/bias", "fully_connected/biases")),
+    ("Magenta basic_rnn", "", _MAGENTA_CELL, ("fully_connected/weights",), ("fully_connected/biases", "fully_connected/bias")),
 )
 
 
-def weights_from_variables(variables: dict[str, np.ndarray], source: str = "checkpoint"):
-    """Recognise a variable layout and build :class:`NoteRNNWeights` from it."""
+def _network(variables, scope, cell_pattern, fc_w_names, fc_b_names, layout, source):
     from rltune.note_rnn import NoteRNNWeights
+    cells: dict[int, dict[str, np.ndarray]] = {}
+    for name, value in variables.items():
+        m = re.fullmatch(re.escape(scope) + cell_pattern, name)
+        if m:
+            part = {"W_0": "kernel", "B": "bias"}.get(m.group(2), m.group(2))
+            cells.setdefault(int(m.group(1)), {})[part] = value
+    fc_w = next((variables[scope + n] for n in fc_w_names if scope + n in variables), None)
+    fc_b = next((variables[scope + n] for n in fc_b_names if scope + n in variables), None)
+    if not cells or fc_w is None or fc_b is None:
+        return None
+    if sorted(cells) != list(range(len(cells))) or any(set(c) != {"kernel", "bias"} for c in cells.values()):
+        raise RLTuneError(f"{source}: incomplete LSTM layers in a {layout} layout")
+    layers = [(cells[i]["kernel"], cells[i]["bias"]) for i in range(len(cells))]
+    for i, (k, b) in enumerate(layers):
+        if k.ndim != 2 or k.shape[1] % 4 or b.shape != (k.shape[1],):
+            raise RLTuneError(f"{source}: layer {i} kernel {k.shape} / bias {b.shape} are not LSTM shapes")
+        if i > 0 and k.shape[0] - k.shape[1] // 4 != layers[i - 1][0].shape[1] // 4:
+            raise RLTuneError(f"{source}: layer {i} input does not match layer {i - 1} output")
+    w = NoteRNNWeights(layers, fc_w, fc_b)
+    if fc_w.shape != (w.layer_sizes[-1], fc_b.shape[0]):
+        raise RLTuneError(f"{source}: fully connected weights {fc_w.shape} do not fit the last LSTM layer")
+    return w
 
-    for layout, pattern, fc_w_names, fc_b_names in _LAYOUTS:
-        cells: dict[int, dict[str, np.ndarray]] = {}
-        for name, value in variables.items():
-            m = re.fullmatch(pattern, name)
-            if m and not name.endswith(("/Adam", "/Adam_1")):
-                part = {"W_0": "kernel", "B": "bias"}.get(m.group(2), m.group(2))
-                cells.setdefault(int(m.group(1)), {})[part] = value
-        fc_w = next((variables[n] for n in fc_w_names if n in variables), None)
-        fc_b = next((variables[n] for n in fc_b_names if n in variables), None)
-        if layout == "Magenta basic_rnn" and any(n.startswith("rnn_model/") for n in variables):
-            continue
-        if not cells or fc_w is None or fc_b is None:
-            continue
-        if sorted(cells) != list(range(len(cells))) or any(set(c) != {"kernel", "bias"} for c in cells.values()):
-            raise RLTuneError(f"{source}: incomplete LSTM layers in a {layout} layout")
-        layers = [(cells[i]["kernel"], cells[i]["bias"]) for i in range(len(cells))]
-        for i, (k, b) in enumerate(layers):
-            if k.ndim != 2 or k.shape[1] % 4 or b.shape != (k.shape[1],):
-                raise RLTuneError(f"{source}: layer {i} kernel {k.shape} / bias {b.shape} are not LSTM shapes")
-            if i > 0 and k.shape[0] - k.shape[1] // 4 != layers[i - 1][0].shape[1] // 4:
-                raise RLTuneError(f"{source}: layer {i} input does not match layer {i - 1} output")
-        w = NoteRNNWeights(layers, fc_w, fc_b)
-        if fc_w.shape != (w.layer_sizes[-1], fc_b.shape[0]):
-            raise RLTuneError(f"{source}: fully connected weights {fc_w.shape} do not fit the last LSTM layer")
-        return w, layout
+
+def weights_from_variables(variables: dict[str, np.ndarray], source: str = "checkpoint"):
+    """Recognise a variable layout and build :class:`NoteRNNWeights` from it: (weights, layout name)."""
+    for layout, scope, cell, fc_w, fc_b in _LAYOUTS:
+        w = _network(variables, scope, cell, fc_w, fc_b, layout, source)
+        if w is not None:
+            return w, layout
     found = ", ".join(f"{n} {list(v.shape)}" for n, v in sorted(variables.items())[:8]) or "no variables"
     more = f" (+{len(variables) - 8} more)" if len(variables) > 8 else ""
     raise RLTuneError(f"{source}: variables match no Note RNN layout (Magenta basic_rnn or RL Tuner); found {found}{more}")
+
+
+def scoped_networks(variables: dict[str, np.ndarray], source: str = "checkpoint") -> dict:
+    """Extra Note RNNs stored under a scope next to the main one (``reward_rnn/`` in exported G policies)."""
+    scopes = {m.group(1) for n in variables if (m := re.fullmatch(r"(.+/)" + _MAGENTA_CELL, n))} - {"rnn_model/"}
+    nets = {}
+    for scope in sorted(scopes):
+        w = _network(variables, scope, _MAGENTA_CELL, ("fully_connected/weights",),
+                     ("fully_connected/biases", "fully_connected/bias"), "Magenta basic_rnn", source)
+        if w is not None:
+            nets[scope.rstrip("/")] = w
+    return nets
 
 
 def resolve_checkpoint(path) -> str:
@@ -182,6 +197,7 @@ class LoadedModel:
     kind: str  # "bundle" or "checkpoint"
     layout: str
     bundle: Bundle | None = None
+    extra: dict | None = None  # scope -> NoteRNNWeights (e.g. the Reward RNN of an exported G policy)
 
 
 def load_weights(path) -> LoadedModel:
@@ -202,13 +218,14 @@ def load_weights(path) -> LoadedModel:
                 pass
         raise
     w, layout = weights_from_variables(variables, source=prefix)
-    return LoadedModel(w, prefix, "checkpoint", layout)
+    return LoadedModel(w, prefix, "checkpoint", layout, extra=scoped_networks(variables, prefix))
 
 
 def _load_bundle(p: Path) -> LoadedModel:
     bundle = read_bundle(p)
-    w, layout = weights_from_variables(bundle_variables(bundle), source=str(p))
-    return LoadedModel(w, str(p), "bundle", layout, bundle=bundle)
+    variables = bundle_variables(bundle)
+    w, layout = weights_from_variables(variables, source=str(p))
+    return LoadedModel(w, str(p), "bundle", layout, bundle=bundle, extra=scoped_networks(variables, str(p)))
 
 
 def bundle_info(path) -> dict:

@@ -341,6 +341,28 @@ def train(
         raise typer.Exit(130)
 
 
+@app.command()
+@handle_errors
+def export(
+    source: Path = typer.Argument(..., help="An rltune training run, or any Note RNN (bundle or checkpoint)."),
+    output: Path = typer.Option(..., "-o", "--output", help="tuned.mag, FILE.tfrecord (note-sequences) or a folder (midi)."),
+    step: Optional[int] = typer.Option(None, "--step", help="Export the run's checkpoint at this step (default: the last)."),
+    compositions: int = typer.Option(0, "--compositions", help="Export this many sampled compositions instead of a bundle."),
+    fmt: str = typer.Option("note-sequences", "--format", help="For --compositions: note-sequences (TFRecord) or midi."),
+    qpm: float = typer.Option(120.0, "--qpm", help="Tempo recorded in exported compositions."),
+    seed: int = typer.Option(0, "--seed", help="Random seed for --compositions."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+):
+    """Export a tuned model as a Magenta bundle, or its compositions as NoteSequences/MIDI."""
+    from rltune.export import export_bundle, export_compositions
+    if compositions:
+        r = export_compositions(source, output, num=compositions, fmt=fmt, step=step, qpm=qpm, seed=seed, force=force)
+        console.print(f"wrote {r['compositions']:,} compositions ({r['format']}, key {r['key']}, {r['qpm']:g} qpm) to [bold]{output}[/]")
+    else:
+        r = export_bundle(source, output, step=step, force=force)
+        console.print(f"wrote [bold]{output}[/]: {r['description']}")
+
+
 def main():
     app()
 

@@ -53,4 +53,9 @@ def load_policy(path=None, step: int | None = None, name: str | None = None):
     if step is not None:
         raise RLTuneError(f"--step applies to training runs; {path} is not one")
     loaded = load_weights(path)
-    return Policy.note_rnn(loaded.weights, name=label, info={"source": loaded.source, "layout": loaded.layout})
+    info = {"source": loaded.source, "layout": loaded.layout}
+    if loaded.extra and "reward_rnn" in loaded.extra:  # an exported G policy: softmax(G + log p)
+        g = NoteRNN(loaded.weights, name="g_network", trainable=False)
+        reward = NoteRNN(loaded.extra["reward_rnn"], name="reward_rnn", trainable=False)
+        return Policy([g, reward], [True, True], reward, label, "g", info)
+    return Policy.note_rnn(loaded.weights, name=label, info=info)

@@ -101,6 +101,27 @@ class Policy:
         return (tf.transpose(events.stack()), tf.transpose(logps.stack()),
                 tf.transpose(probs.stack(), [1, 0, 2]) if record_probs else tf.zeros([0]))
 
+    @tf.function(reduce_retracing=True)
+    def _probabilities(self, events, temperature):
+        nets = self._all()
+        batch = tf.shape(events)[0]
+        states = [n.zero_state(batch) for n in nets]
+        out = tf.TensorArray(tf.float32, size=tf.shape(events)[1])
+        for t in tf.range(tf.shape(events)[1]):
+            outs, new_states = [], []
+            for n, st in zip(nets, states):
+                o, ns = n.step(events[:, t], st)
+                outs.append(o)
+                new_states.append(ns)
+            states = new_states
+            out = out.write(t, tf.nn.softmax(self.scores(outs[:len(self.networks)]) / temperature))
+        return tf.transpose(out.stack(), [1, 0, 2])
+
+    def probabilities(self, melodies, temperature: float = 1.0) -> np.ndarray:
+        """The policy's distribution after each step of [N, T] melodies fed from the zero state: [N, T, 38]."""
+        melodies = np.atleast_2d(np.asarray(melodies, dtype=np.int32))
+        return self._probabilities(tf.constant(melodies), tf.constant(temperature, tf.float32)).numpy()
+
     def sample(self, primers, num_steps: int, *, primer_lengths=None, temperature: float = 1.0,
                greedy: bool = False, seed: int = 0, chunk: int = 8192, record_probs: bool = False):
         """Sample ``num_steps`` events after each primer.

@@ -37,3 +37,37 @@ def test_written_bundle_runs_in_magenta(magenta_venv, tmp_path):
     theirs = magenta_softmax(magenta_venv, bundle, melodies, tmp_path)
     assert np.abs(ours - theirs).max() < 1e-5
     assert load_weights(bundle).weights.layer_sizes == [24, 16]
+
+
+def test_exported_policies_run_in_magenta(magenta_venv, tmp_path):
+    """Each algorithm's exported bundle: Magenta generates MIDI and computes rltune's policy."""
+    from cli_helpers import invoke
+    from test_train import TINY
+    melodies = np.load(FIXTURES / "magenta" / "basic_rnn_essen_100.golden.npz")["melodies"][:4, :24]
+    for algo in ("q", "psi", "g"):
+        run = tmp_path / algo
+        r = invoke("train", "--bundle", FIXTURES / "magenta" / "basic_rnn_essen_100.mag", "-o", run, "--algo", algo,
+                   *TINY[:1], 4096, *TINY[2:])
+        assert r.exit_code == 0, r.stderr
+        bundle = tmp_path / f"{algo}.mag"
+        assert rltune_export(run, bundle).exit_code == 0
+        assert len(magenta_generate(magenta_venv, bundle, tmp_path / f"gen_{algo}")) == 4
+        ours = rltune.load_policy(run).probabilities(melodies)
+        theirs = magenta_softmax(magenta_venv, bundle, melodies, tmp_path)
+        assert np.abs(ours - theirs).max() < 1e-5, algo
+
+
+def test_pretrained_bundle_runs_in_magenta(magenta_venv, tmp_path):
+    from cli_helpers import invoke
+    out = tmp_path / "pre.mag"
+    r = invoke("pretrain", FIXTURES / "midi" / "essen_altdeu10_3.mid", "-o", out, "--layers", "20",
+               "--steps", 5, "--batch-size", 2)
+    assert r.exit_code == 0, r.stderr
+    assert len(magenta_generate(magenta_venv, out, tmp_path / "gen")) == 4
+    melodies = np.load(FIXTURES / "magenta" / "basic_rnn_essen_100.golden.npz")["melodies"][:3]
+    assert np.abs(rltune.load_note_rnn(out).probabilities(melodies) - magenta_softmax(magenta_venv, out, melodies, tmp_path)).max() < 1e-5
+
+
+def rltune_export(run, bundle):
+    from cli_helpers import invoke
+    return invoke("export", run, "-o", bundle)
