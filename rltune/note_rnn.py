@@ -99,15 +99,11 @@ class NoteRNN(tf.Module):
     def step(self, events, state):
         """One step: event indices [B] and a state -> logits [B, classes], new state."""
         new_state = []
-        x = None
+        x = tf.one_hot(events, self.input_size)
         for i, units in enumerate(self.layer_sizes):
             c, h = state[2 * i], state[2 * i + 1]
-            k = self.kernels[i]
-            n_in = k.shape[0] - units
-            if i == 0:  # one-hot input: a row gather instead of a matmul
-                gates = tf.gather(k[:n_in], events) + tf.matmul(h, k[n_in:])
-            else:
-                gates = tf.matmul(x, k[:n_in]) + tf.matmul(h, k[n_in:])
+            # one matmul of [x, h] with the whole kernel: cheaper to differentiate than a row gather
+            gates = tf.matmul(tf.concat([x, h], axis=1), self.kernels[i])
             gates = gates + self.biases[i]
             gi, gj, gf, go = tf.split(gates, 4, axis=1)
             c = c * tf.sigmoid(gf + FORGET_BIAS) + tf.sigmoid(gi) * tf.tanh(gj)

@@ -34,11 +34,12 @@ class Adam(tf.Module):
             else:
                 grads = [tf.clip_by_norm(g, self.clip_norm) for g in grads]
         t = self.t.assign_add(1.0)
-        lr = self.lr * tf.sqrt(1.0 - self.b2 ** t) / (1.0 - self.b1 ** t)
+        b1_power, b2_power = self.b1 ** t, self.b2 ** t
         for var, g, m, v in zip(self.vars, grads, self.m, self.v):
-            m.assign(self.b1 * m + (1.0 - self.b1) * g)
-            v.assign(self.b2 * v + (1.0 - self.b2) * tf.square(g))
-            var.assign_sub(lr * m / (tf.sqrt(v) + self.eps))
+            # TF1 AdamOptimizer's own fused kernel: m, v and the variable in one op
+            tf.raw_ops.ResourceApplyAdam(var=var.handle, m=m.handle, v=v.handle, beta1_power=b1_power,
+                                         beta2_power=b2_power, lr=self.lr, beta1=self.b1, beta2=self.b2,
+                                         epsilon=self.eps, grad=tf.convert_to_tensor(g))
 
     def state(self, prefix="opt") -> dict[str, np.ndarray]:
         out = {f"{prefix}/t": np.array(self.t.numpy())}
