@@ -126,8 +126,11 @@ def read_sequences(path: Path):
     raise ValueError(f"unsupported file type {suffix}")
 
 
-def sequence_melodies(seq, stats: Counter) -> list[np.ndarray]:
-    """Magenta's basic_rnn pipeline for one NoteSequence: event arrays."""
+def sequence_melodies(seq, stats: Counter, strict: bool = True, transpose_to_key: int = 0) -> list[np.ndarray]:
+    """Magenta's basic_rnn pipeline for one NoteSequence: event arrays.
+
+    ``strict=False`` keeps any melody (no minimum length or pitch count, polyphony
+    skipped), for primers rather than training data."""
     from note_seq import sequences_lib
     from rltune.melodies import extract_melodies
     out = []
@@ -138,12 +141,13 @@ def sequence_melodies(seq, stats: Counter) -> list[np.ndarray]:
             stats[f"quantise errors ({type(e).__name__})"] += 1
             continue
         try:
-            melodies = extract_melodies(q, stats=stats)
+            melodies = extract_melodies(q, stats=stats) if strict else extract_melodies(
+                q, min_bars=0, max_steps_truncate=None, min_unique_pitches=1, ignore_polyphonic_notes=True, stats=stats)
         except Exception as e:  # noqa: BLE001 - e.g. non-integer steps per bar
             stats[f"extraction errors ({type(e).__name__})"] += 1
             continue
         for m in melodies:
-            m.squash(MIN_NOTE, MAX_NOTE, 0)
+            m.squash(MIN_NOTE, MAX_NOTE, transpose_to_key)
             out.append(melody_to_events(list(m)))
     return out
 

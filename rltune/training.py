@@ -9,8 +9,9 @@ ratio asks for (``replay_ratio * num_envs / minibatch_size`` per acting step,
 the fraction carried over), each followed by a soft target update.
 
 Faithful to the original (``magenta/models/rl_tuner/rl_tuner.py``):
-transitions store the Q network's state before and after the step and the
-Reward RNN's state after it; the target network is evaluated at the Q
+transitions store the Q network's state before and after the step (for G,
+the frozen Reward RNN's log p(.|s') instead of its state: the same numbers,
+computed once while acting rather than at every replay); the target network is evaluated at the Q
 network's next state; a composition's last step bootstraps like any other;
 random notes are drawn from indices 0..36 (``randint(0, 37)``). Unlike the
 original's Boltzmann mode, the action stored is the one actually played.
@@ -41,7 +42,7 @@ from rltune.rules import Rules, load_user_rule
 class ReplayBuffer(tf.Module):
     """Transitions in TensorFlow variables, written as a ring, sampled uniformly."""
 
-    def __init__(self, capacity: int, q_state: int, r_state: int):
+    def __init__(self, capacity: int, q_state: int, prior_width: int):
         super().__init__(name="replay")
         self.capacity = capacity
         self.obs = tf.Variable(tf.zeros([capacity], tf.int32), trainable=False)
@@ -49,12 +50,13 @@ class ReplayBuffer(tf.Module):
         self.reward = tf.Variable(tf.zeros([capacity]), trainable=False)
         self.state = tf.Variable(tf.zeros([capacity, q_state]), trainable=False)
         self.next_state = tf.Variable(tf.zeros([capacity, q_state]), trainable=False)
-        self.next_r_state = tf.Variable(tf.zeros([capacity, max(r_state, 1)]), trainable=False)
-        self.uses_r_state = r_state > 0
+        # G's target needs log p(.|s') from the frozen Reward RNN: computed once while acting, stored here
+        self.next_log_prior = tf.Variable(tf.zeros([capacity, max(prior_width, 1)]), trainable=False)
+        self.uses_prior = prior_width > 0
         self.position = tf.Variable(0, trainable=False)
         self.size = tf.Variable(0, trainable=False)
 
-    def add(self, obs, action, reward, state, next_state, next_r_state):
+    def add(self, obs, action, reward, state, next_state, next_log_prior):
         n = tf.shape(obs)[0]
         idx = (self.position + tf.range(n)) % self.capacity
         self.obs.scatter_nd_update(idx[:, None], obs)
@@ -62,8 +64,8 @@ class ReplayBuffer(tf.Module):
         self.reward.scatter_nd_update(idx[:, None], reward)
         self.state.scatter_nd_update(idx[:, None], state)
         self.next_state.scatter_nd_update(idx[:, None], next_state)
-        if self.uses_r_state:
-            self.next_r_state.scatter_nd_update(idx[:, None], next_r_state)
+        if self.uses_prior:
+            self.next_log_prior.scatter_nd_update(idx[:, None], next_log_prior)
         self.position.assign((self.position + n) % self.capacity)
         self.size.assign(tf.minimum(self.size + n, self.capacity))
 
@@ -95,8 +97,8 @@ class RLTuner(tf.Module):
         self.target = NoteRNN(target_weights or weights, name="target_q_network", trainable=False)
         self.reward_rnn = NoteRNN(reward_weights or weights, name="reward_rnn", trainable=False)
         self.opt = Adam(self.q.weight_variables, config.learning_rate, clip_norm=config.clip_norm, clip="each")
-        r_state = self.reward_rnn.state_size if self.algo.needs_prior_at_next_state else 0
-        self.buffer = ReplayBuffer(config.replay_size, self.q.state_size, r_state)
+        prior_width = NUM_CLASSES if self.algo.needs_prior_at_next_state else 0
+        self.buffer = ReplayBuffer(config.replay_size, self.q.state_size, prior_width)
 
     # -- acting ---------------------------------------------------------------
     @tf.function(reduce_retracing=True)
@@ -113,7 +115,12 @@ class RLTuner(tf.Module):
         sampled = tf.cast(tf.random.stateless_categorical(scores, 1, s3)[:, 0], tf.int32)
         action = tf.where(boltzmann, sampled, tf.where(explore, random_note, greedy))
         log_p = tf.gather(log_prior, action, batch_dims=1)
-        return action, log_p, new_q, new_r
+        if self.algo.needs_prior_at_next_state:  # log p(.|s') for G's target, from the frozen Reward RNN
+            next_logits, _ = self.reward_rnn.step(action, new_r)
+            next_log_prior = tf.nn.log_softmax(next_logits)
+        else:
+            next_log_prior = tf.zeros([n, 1])
+        return action, log_p, new_q, new_r, next_log_prior
 
     @tf.function(reduce_retracing=True)
     def prime(self, primer, lengths):
@@ -137,8 +144,7 @@ class RLTuner(tf.Module):
         next_values, _ = self.target.step(action, next_state)
         next_log_prior = None
         if self.algo.needs_prior_at_next_state:
-            r_logits, _ = self.reward_rnn.step(action, _unflat(tf.gather(b.next_r_state, idx), self.reward_rnn))
-            next_log_prior = tf.nn.log_softmax(r_logits)
+            next_log_prior = tf.gather(b.next_log_prior, idx)
         target = tf.stop_gradient(reward + self.config.discount * self.algo.target(next_values, next_log_prior))
         with tf.GradientTape() as tape:
             values, _ = self.q.step(obs, state)
@@ -152,8 +158,8 @@ class RLTuner(tf.Module):
         return loss, tf.reduce_mean(target)
 
     @tf.function(reduce_retracing=True)
-    def store_and_learn(self, obs, action, reward, state, next_state, next_r_state, num_updates, seed):
-        self.buffer.add(obs, action, reward, _flat(state), _flat(next_state), _flat(next_r_state))
+    def store_and_learn(self, obs, action, reward, state, next_state, next_log_prior, num_updates, seed):
+        self.buffer.add(obs, action, reward, _flat(state), _flat(next_state), next_log_prior)
         loss_sum, target_sum = tf.constant(0.0), tf.constant(0.0)
         size = self.buffer.size
         for i in tf.range(num_updates):
@@ -207,8 +213,12 @@ class Primers:
                 seqs = read_sequences(path)
             except Exception as e:  # noqa: BLE001
                 raise RLTuneError(f"cannot read primer dataset {path}: {type(e).__name__}") from None
+            from rltune.keys import Key
+            k = Key.parse(config.key)
+            major_pc = (k.tonic_pc + 3) % 12 if k.minor else k.tonic_pc
             stats = Counter()
-            self.melodies = [m for s in seqs for m in sequence_melodies(s, stats) if len(m) >= 2]
+            self.melodies = [m for s in seqs for m in sequence_melodies(s, stats, strict=False, transpose_to_key=major_pc)
+                             if len(m) >= 2]
             if not self.melodies:
                 raise RLTuneError(f"primer dataset {path} holds no usable melody")
 
@@ -368,7 +378,8 @@ def train(model, run_dir, config: TrainConfig, *, resume: bool = False, force: b
             for t in range(T):
                 eps = epsilon_at(counters.env_steps, config)
                 seed = tf.constant([seed_base + counters.env_steps, t], tf.int64)
-                action, log_p, new_q, new_r = tuner.act(obs, q_state, r_state, tf.constant(eps, tf.float32), boltzmann, seed)
+                action, log_p, new_q, new_r, next_prior = tuner.act(obs, q_state, r_state, tf.constant(eps, tf.float32),
+                                                                    boltzmann, seed)
                 a = action.numpy()
                 r_mt, _ = rules.step(comps, a, t, T, leap)
                 comps[:, t] = a
@@ -383,7 +394,7 @@ def train(model, run_dir, config: TrainConfig, *, resume: bool = False, force: b
                     n_updates = int(update_credit)
                     update_credit -= n_updates
                 t0 = time.perf_counter()
-                l, tm = tuner.store_and_learn(obs, action, tf.constant(reward, tf.float32), q_state, new_q, new_r,
+                l, tm = tuner.store_and_learn(obs, action, tf.constant(reward, tf.float32), q_state, new_q, next_prior,
                                               tf.constant(n_updates), tf.constant([seed_base + counters.env_steps, 7], tf.int64))
                 if n_updates:
                     loss, target_mean = float(l), float(tm)

@@ -137,3 +137,27 @@ def test_sigkill_then_resume(fixture_bundle, tmp_path):
     r = invoke("train", "-o", out, "--resume", "--steps", last + 4096)
     assert r.exit_code == 0, r.output + r.stderr
     assert json.loads((out / "summary.json").read_text())["env_steps"] == last + 4096
+
+
+def test_boltzmann_exploration_and_midi_priming(fixtures, fixture_bundle, tmp_path):
+    out = tmp_path / "boltz"
+    r = _train(fixture_bundle, out, "--exploration", "boltzmann", "--priming", "midi",
+               "--primer-midi", fixtures / "midi" / "essen_altdeu10_3.mid", "--steps", 4096)
+    assert r.exit_code == 0, r.output + r.stderr
+    cfg = (out / "config.toml").read_text()
+    assert 'exploration = "boltzmann"' in cfg and 'priming = "midi"' in cfg
+
+
+def test_dataset_priming(fixture_bundle, tmp_path):
+    """Prime with random prefixes of melodies from a NoteSequence TFRecord (here: exported by rltune)."""
+    rec = tmp_path / "primers.tfrecord"
+    assert invoke("export", fixture_bundle, "--compositions", 8, "-o", rec).exit_code == 0
+    from rltune.config import TrainConfig
+    from rltune.training import Primers
+    primers = Primers(TrainConfig(priming="dataset", primer_dataset=str(rec)), np.random.default_rng(0))
+    p, lengths = primers(16)
+    assert p.shape[0] == 16 and (lengths >= 1).all() and len(set(lengths.tolist())) > 1
+    r = _train(fixture_bundle, tmp_path / "ds", "--priming", "dataset", "--primer-dataset", rec, "--steps", 4096)
+    assert r.exit_code == 0, r.output + r.stderr
+    assert_user_error(invoke("train", "--bundle", fixture_bundle, "-o", tmp_path / "x", "--priming", "dataset"),
+                      "--primer-dataset")
