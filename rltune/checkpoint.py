@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rltune.errors import RLTuneError
+from rltune.outputs import atomic_write_bytes
 
 SUPPORTED_GENERATORS = ("basic_rnn",)
 
@@ -68,38 +69,6 @@ def write_bundle(path, checkpoint: bytes, metagraph: bytes, description: str,
     msg.checkpoint_file.append(checkpoint)
     msg.metagraph_file = metagraph
     atomic_write_bytes(path, msg.SerializeToString())
-
-
-def atomic_write_bytes(path, data: bytes):
-    path = Path(path)
-    check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def check_writable(path):
-    """Fail early, with one line, when ``path``'s folder cannot take a file."""
-    parent = Path(path).parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RLTuneError(f"cannot create folder {parent}: {e.strerror}") from None
-    if not os.access(parent, os.W_OK):
-        raise RLTuneError(f"cannot write to {parent}: permission denied")
 
 
 def read_checkpoint_variables(prefix) -> dict[str, np.ndarray]:

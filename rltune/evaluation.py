@@ -118,14 +118,14 @@ def results_to_json(results) -> dict:
 
 def write_json(results, path):
     import json
-    from rltune.checkpoint import atomic_write_bytes
+    from rltune.outputs import atomic_write_bytes
     atomic_write_bytes(path, (json.dumps(results_to_json(results), indent=2) + "\n").encode())
 
 
 def write_csv(results, path):
     import csv
     import io
-    from rltune.checkpoint import atomic_write_bytes
+    from rltune.outputs import atomic_write_bytes
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["row"] + [r["name"] for r in results])

@@ -52,7 +52,8 @@ def _policy_networks(source, step):
 
 def export_bundle(source, output, *, step: int | None = None, force: bool = False) -> dict:
     """Write ``source`` (a run or any Note RNN) as a basic_rnn GeneratorBundle."""
-    from rltune.checkpoint import check_writable, write_bundle
+    from rltune.checkpoint import write_bundle
+    from rltune.outputs import check_writable
     from rltune.magenta_graph import bundle_bytes
     output = Path(output)
     if output.suffix != ".mag":
@@ -97,7 +98,7 @@ def export_compositions(source, output, *, num: int, fmt: str = "note-sequences"
         s.id = f"rltune/{name}/{i + 1}"
     if fmt == "note-sequences":
         from rltune._tf import tf
-        from rltune.checkpoint import check_writable
+        from rltune.outputs import check_writable
         import os
         import tempfile
         check_writable(output)

@@ -113,7 +113,8 @@ def bundle_bytes(networks, batch_size: int = GENERATION_BATCH_SIZE):
 
 def write_note_rnn_bundle(path, weights: NoteRNNWeights, description: str):
     """A basic_rnn bundle of one Note RNN that both rltune and Magenta load."""
-    from rltune.checkpoint import write_bundle, check_writable
+    from rltune.checkpoint import write_bundle
+    from rltune.outputs import check_writable
     check_writable(path)
     ckpt, meta = bundle_bytes([("", weights)])
     write_bundle(path, ckpt, meta, description)

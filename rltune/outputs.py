@@ -17,13 +17,7 @@ def staged_dir(output_dir):
     On any error the temporary folder is removed and ``output_dir`` is left as
     it was (files already there are kept, new ones never half-written).
     """
-    out = Path(output_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RLTuneError(f"cannot create output folder {out}: {e.strerror}") from None
-    if not os.access(out, os.W_OK):
-        raise RLTuneError(f"cannot write to output folder {out}: permission denied")
+    out = ensure_writable_dir(output_dir)
     tmp = Path(tempfile.mkdtemp(prefix=".rltune-", dir=out))
     try:
         yield tmp
@@ -31,3 +25,41 @@ def staged_dir(output_dir):
             os.replace(f, out / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_bytes(path, data: bytes):
+    path = Path(path)
+    check_writable(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def ensure_writable_dir(folder) -> Path:
+    """Create ``folder`` if needed; fail with one line when it cannot take files."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RLTuneError(f"cannot create folder {folder}: {e.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise RLTuneError(f"cannot write to {folder}: permission denied")
+    return folder
+
+
+def check_writable(path):
+    """Fail early, with one line, when ``path``'s folder cannot take a file."""
+    ensure_writable_dir(Path(path).parent)

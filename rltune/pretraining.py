@@ -101,7 +101,7 @@ def pretrain(inputs, output, config: PretrainConfig, *, resume: bool = False, fo
     """Build the dataset, train, and write ``output`` (.mag). ``reporter`` gets progress events."""
     from rltune import runs
     from rltune._tf import tf
-    from rltune.checkpoint import check_writable
+    from rltune.outputs import check_writable
     from rltune.data import build_dataset, load_dataset, save_dataset
     from rltune.magenta_graph import write_note_rnn_bundle
     from rltune.note_rnn import NoteRNN, random_weights

@@ -27,6 +27,7 @@ to r_MT, times its weight.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
@@ -284,7 +285,6 @@ def load_user_rule(spec: str) -> tuple[str, UserRule]:
         raise RLTuneError(f"--rule {spec!r} must look like my_module:my_rule")
     try:
         if module_name.endswith(".py"):
-            import importlib.util
             s = importlib.util.spec_from_file_location(f"rltune_user_rule_{abs(hash(module_name))}", module_name)
             if s is None or s.loader is None:
                 raise ImportError(module_name)

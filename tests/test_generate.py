@@ -1,7 +1,6 @@
 """`rltune generate`: primers, reproducibility, outputs and bad input."""
 import hashlib
 
-import numpy as np
 import pretty_midi
 import pytest
 
@@ -31,7 +30,7 @@ def test_primer_midi_eight_melodies(fixtures, fixture_bundle, tmp_path):
     r2 = invoke(*args, "-o", tmp_path / "b")
     assert r2.exit_code == 0
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
-    r3 = invoke(*args[:-1], 4, "-o", tmp_path / "c")
+    assert invoke(*args[:-1], 4, "-o", tmp_path / "c").exit_code == 0
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
 
 

@@ -110,6 +110,7 @@ def test_user_rule_failure_is_named(fixture_bundle, tmp_path):
         assert_user_error(r, f"user rule '{fn}'")
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # the point of the test
 def test_nan_loss_stops_and_keeps_a_good_checkpoint(fixture_bundle, tmp_path):
     from rltune import runs
     out = tmp_path / "nan"
@@ -161,3 +162,20 @@ def test_dataset_priming(fixture_bundle, tmp_path):
     assert r.exit_code == 0, r.output + r.stderr
     assert_user_error(invoke("train", "--bundle", fixture_bundle, "-o", tmp_path / "x", "--priming", "dataset"),
                       "--primer-dataset")
+
+
+def test_ctrl_c_saves_a_checkpoint_and_figures(fixture_bundle, tmp_path):
+    from rltune import runs
+    from rltune.config import TrainConfig
+    from rltune.training import train
+
+    def reporter(kind, **kw):
+        if kind == "progress" and kw["step"] >= 4096:
+            raise KeyboardInterrupt
+
+    cfg = TrainConfig(steps=10**8, num_envs=128, minibatch_size=64, learning_starts=1024, eval_every=10**8,
+                      eval_compositions=32, checkpoint_every=10**8, num_samples=1)
+    summary = train(fixture_bundle, tmp_path / "run", cfg, reporter=reporter)
+    assert summary["interrupted"] and summary["env_steps"] == 4096
+    assert runs.checkpoint_steps(tmp_path / "run")[-1] == 4096
+    assert (tmp_path / "run" / "rewards.png").is_file() and (tmp_path / "run" / "summary.json").is_file()
