@@ -57,5 +57,5 @@ def load_policy(path=None, step: int | None = None, name: str | None = None):
     if loaded.extra and "reward_rnn" in loaded.extra:  # an exported G policy: softmax(G + log p)
         g = NoteRNN(loaded.weights, name="g_network", trainable=False)
         reward = NoteRNN(loaded.extra["reward_rnn"], name="reward_rnn", trainable=False)
-        return Policy([g, reward], [True, True], reward, label, "g", info)
+        return Policy([g, reward], [False, True], reward, label, "g", info)
     return Policy.note_rnn(loaded.weights, name=label, info=info)

@@ -7,11 +7,16 @@ V1 checkpoint, then feeds the ``inputs``, ``temperature`` and
 graph with ``tf.compat.v1`` in graph mode: a ``tf.scan`` over time steps, the
 LSTM variables under Magenta's basic_rnn names, and the initial state as
 zero-valued placeholders with defaults (Magenta evaluates ``initial_state``
-without feeding it to get the zero state).
+without feeding it to get the zero state). Variables are stored in float32
+under Magenta's names; the graph computes and carries its states in float64,
+so that Magenta's older TensorFlow kernels reproduce rltune's probabilities
+even for tuned networks with large values (measured: a G policy's softmax
+differed by 1.8e-5 when computed in float32 by Magenta's TF 2.9).
 
-A policy is one or more Note RNNs whose log-softmaxes are added before the
-final softmax: one network for a Note RNN or a Q/Psi policy (``softmax(Q)``),
-the Q network plus the Reward RNN for a G policy (``softmax(G + log p)``).
+A policy is one or more networks whose outputs are added before the final
+softmax: one network for a Note RNN (its logits) or a Q/Psi policy
+(``softmax(Q)``); the G network plus the Reward RNN's log-softmax for a G
+policy (``softmax(G + log p)``), the same sum rltune's sampler computes.
 """
 from __future__ import annotations
 
@@ -27,6 +32,9 @@ from rltune.note_rnn import FORGET_BIAS, NoteRNNWeights
 GENERATION_BATCH_SIZE = 64  # the static batch of the generation graph, as Magenta's bundles have
 
 
+COMPUTE_DTYPE = tf.float64
+
+
 def _network(scope: str, w: NoteRNNWeights, x, batch, v1):
     """Build one network's variables and return (step_fn, initial_states)."""
     prefix = f"{scope}/" if scope else ""
@@ -39,8 +47,11 @@ def _network(scope: str, w: NoteRNNWeights, x, batch, v1):
     init = []
     for i, units in enumerate(w.layer_sizes):
         for part in ("c", "h"):
-            init.append(v1.placeholder_with_default(tf.zeros([batch, units]), [batch, units],
+            init.append(v1.placeholder_with_default(tf.zeros([batch, units], COMPUTE_DTYPE), [batch, units],
                                                     name=f"{prefix}initial_state_{i}_{part}"))
+    kernels = [tf.cast(k, COMPUTE_DTYPE) for k in kernels]
+    biases = [tf.cast(b, COMPUTE_DTYPE) for b in biases]
+    fc_w, fc_b = tf.cast(fc_w, COMPUTE_DTYPE), tf.cast(fc_b, COMPUTE_DTYPE)
 
     def step(inp, state):
         new, h_in = [], inp
@@ -52,14 +63,17 @@ def _network(scope: str, w: NoteRNNWeights, x, batch, v1):
             h = tf.tanh(c) * tf.sigmoid(go)
             new += [c, h]
             h_in = h
-        return tf.nn.log_softmax(tf.matmul(h_in, fc_w) + fc_b), new
+        return tf.matmul(h_in, fc_w) + fc_b, new
 
     return step, init
 
 
 def build_generation_graph(networks: list[tuple[str, NoteRNNWeights]], checkpoint_prefix: str,
                            batch_size: int = GENERATION_BATCH_SIZE):
-    """Build and save the graph; returns (checkpoint bytes, metagraph bytes)."""
+    """Build and save the graph; returns (checkpoint bytes, metagraph bytes).
+
+    The first network's outputs enter the softmax as they are; every further
+    network (a prior) enters as its log-softmax."""
     v1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():
@@ -74,19 +88,20 @@ def build_generation_graph(networks: list[tuple[str, NoteRNNWeights]], checkpoin
         def scan_body(carry, x_t):
             _, state = carry
             total, new_state, offset = 0.0, [], 0
-            for step, n in steps:
+            for i, (step, n) in enumerate(steps):
                 scores, ns = step(x_t, state[offset:offset + n])
-                total = total + scores
+                total = total + (scores if i == 0 else tf.nn.log_softmax(scores))
                 new_state += ns
                 offset += n
             return total, new_state
 
-        x_time = tf.transpose(inputs, [1, 0, 2])
-        init_scores = tf.zeros([batch_size, NUM_CLASSES])
+        x_time = tf.cast(tf.transpose(inputs, [1, 0, 2]), COMPUTE_DTYPE)
+        init_scores = tf.zeros([batch_size, NUM_CLASSES], COMPUTE_DTYPE)
         scores, states = tf.scan(scan_body, x_time, initializer=(init_scores, list(inits)))
         logits = tf.transpose(scores, [1, 0, 2])
         flat = tf.reshape(logits, [-1, NUM_CLASSES])
-        softmax = tf.reshape(tf.nn.softmax(flat / temperature), [batch_size, -1, NUM_CLASSES], name="softmax")
+        probs = tf.cast(tf.nn.softmax(flat / tf.cast(temperature, COMPUTE_DTYPE)), tf.float32)
+        softmax = tf.reshape(probs, [batch_size, -1, NUM_CLASSES], name="softmax")
         final = [tf.identity(s[-1], name=f"final_state_{i}") for i, s in enumerate(states)]
         v1.add_to_collection("inputs", inputs)
         v1.add_to_collection("temperature", temperature)
