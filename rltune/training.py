@@ -301,7 +301,7 @@ def train(model, run_dir, config: TrainConfig, *, resume: bool = False, force: b
         config = TrainConfig(**{**saved, **keep})
         model = runs.read_run(run_dir).get("model")
     config.validate()
-    prepare_run_dir(run_dir, resume, force)
+    check_run_dir(run_dir, resume, force)
     rules = build_rules(config)
     model_path = Path(model) if model else default_bundle()
     counters = Counters()
@@ -318,15 +318,17 @@ def train(model, run_dir, config: TrainConfig, *, resume: bool = False, force: b
             history = json.loads((run_dir / "history.json").read_text())
     else:
         tuner = RLTuner(load_weights(model_path).weights, config)
+    rng = np.random.default_rng(config.seed + counters.env_steps)
+    primers = Primers(config, rng)  # reads primer files: fail before the run folder is touched
+    eval_primers = Primers(config, np.random.default_rng(config.seed + 1))
+    prepare_run_dir(run_dir, resume, force)
+    if not resume:
         (run_dir / "config.toml").write_text(to_toml(config.to_dict()))
     meta = {"algorithm": config.algo, "model": str(model_path), "rules": config.rules, "key": config.key,
             "reward_scaler": config.reward_scaler, "rltune_version": __import__("rltune").__version__}
     runs.write_json(run_dir / runs.RUN_FILE, {**meta, "env_steps": counters.env_steps})
 
-    rng = np.random.default_rng(config.seed + counters.env_steps)
-    primers = Primers(config, rng)
     policy = tuner.policy(run_dir.name)
-    eval_primers = Primers(config, np.random.default_rng(config.seed + 1))
     B, T = config.num_envs, config.length
     writer = tf.summary.create_file_writer(str(run_dir / "tb"))
     boltzmann = tf.constant(config.exploration == "boltzmann")

@@ -179,3 +179,10 @@ def test_ctrl_c_saves_a_checkpoint_and_figures(fixture_bundle, tmp_path):
     assert summary["interrupted"] and summary["env_steps"] == 4096
     assert runs.checkpoint_steps(tmp_path / "run")[-1] == 4096
     assert (tmp_path / "run" / "rewards.png").is_file() and (tmp_path / "run" / "summary.json").is_file()
+
+
+def test_bad_model_or_primer_leaves_no_run_folder(fixture_bundle, tmp_path):
+    assert_user_error(invoke("train", "--bundle", tmp_path / "missing.mag", "-o", tmp_path / "a"), "not found")
+    assert_user_error(invoke("train", "--bundle", fixture_bundle, "-o", tmp_path / "b", "--priming", "midi",
+                             "--primer-midi", tmp_path / "missing.mid"), "not found")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
