@@ -26,7 +26,8 @@ def generate(model, output_dir, *, num_outputs: int = 10, num_steps: int = 128, 
              plot_probs: bool = False, prefix: str = "melody") -> dict:
     """Write ``num_outputs`` melodies of ``num_steps`` steps (primer included, as in Magenta).
 
-    ``model`` is a path (bundle, checkpoint, training run) or a loaded Policy.
+    ``model`` is a path (bundle, checkpoint, training run), a loaded Policy, or
+    None for the shipped default bundle.
     Returns a dict with the files written and the events.
     """
     from rltune.loading import load_policy
@@ -42,7 +43,7 @@ def generate(model, output_dir, *, num_outputs: int = 10, num_steps: int = 128, 
     if qpm <= 0:
         raise RLTuneError("--qpm must be positive")
     primer, messages = resolve_primer(primer_midi, primer_melody)
-    policy = model if not isinstance(model, (str, Path)) else load_policy(model)
+    policy = load_policy(model) if model is None or isinstance(model, (str, Path)) else model
     rng = np.random.default_rng(seed)
     if primer is None:
         from rltune.policy import random_note_primers

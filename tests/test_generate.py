@@ -103,3 +103,9 @@ def test_failure_leaves_no_partial_output(fixture_bundle, tmp_path, monkeypatch)
     with pytest.raises(OSError):
         rltune.generate(fixture_bundle, tmp_path / "o", num_outputs=5, num_steps=16)
     assert list((tmp_path / "o").iterdir()) == []
+
+
+def test_default_model_is_the_shipped_bundle(tmp_path):
+    r = invoke("generate", "--primer-melody", "[60, -2, 62]", "--num-outputs", 2, "--num-steps", 24, "-o", tmp_path)
+    assert r.exit_code == 0, r.output + r.stderr
+    assert "default_note_rnn" in r.stdout and len(list(tmp_path.glob("*.mid"))) == 2
