@@ -47,9 +47,7 @@ def load_policy(path=None, step: int | None = None, name: str | None = None):
         q = NoteRNN(runs.weights_from_arrays("q", arrays), name="q_network", trainable=False)
         reward = NoteRNN(runs.weights_from_arrays("reward", arrays), name="reward_rnn", trainable=False)
         info = {"run": str(path), "step": step, **{k: meta.get(k) for k in ("algorithm", "rules", "key", "model")}}
-        if algo == "g":
-            return Policy([q, reward], [False, True], reward, label, algo, info)
-        return Policy([q], [False], reward, label, algo, info)
+        return Policy.tuned(algo, q, reward, label, info)
     if step is not None:
         raise RLTuneError(f"--step applies to training runs; {path} is not one")
     loaded = load_weights(path)
@@ -57,5 +55,5 @@ def load_policy(path=None, step: int | None = None, name: str | None = None):
     if loaded.extra and "reward_rnn" in loaded.extra:  # an exported G policy: softmax(G + log p)
         g = NoteRNN(loaded.weights, name="g_network", trainable=False)
         reward = NoteRNN(loaded.extra["reward_rnn"], name="reward_rnn", trainable=False)
-        return Policy([g, reward], [False, True], reward, label, "g", info)
+        return Policy.tuned("g", g, reward, label, info)
     return Policy.note_rnn(loaded.weights, name=label, info=info)

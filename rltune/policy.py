@@ -39,6 +39,13 @@ class Policy:
         net = NoteRNN(weights, name="note_rnn", trainable=False)
         return cls([net], [True], None, name, "note_rnn", info or {})
 
+    @classmethod
+    def tuned(cls, algorithm: str, q: NoteRNN, reward_rnn: NoteRNN, name="policy", info=None):
+        """A tuned model's policy: softmax(G + log p) for G, softmax(Q) otherwise."""
+        if algorithm == "g":  # networks in this order: the Q network, then the Reward RNN
+            return cls([q, reward_rnn], [False, True], reward_rnn, name, algorithm, info or {})
+        return cls([q], [False], reward_rnn, name, algorithm, info or {})
+
     @property
     def reward_network(self) -> NoteRNN:
         return self.reward_rnn if self.reward_rnn is not None else self.networks[0]

@@ -99,6 +99,7 @@ class RLTuner(tf.Module):
         self.opt = Adam(self.q.weight_variables, config.learning_rate, clip_norm=config.clip_norm, clip="each")
         prior_width = NUM_CLASSES if self.algo.needs_prior_at_next_state else 0
         self.buffer = ReplayBuffer(config.replay_size, self.q.state_size, prior_width)
+        self._policy = Policy.tuned(self.algo.name, self.q, self.reward_rnn)
 
     # -- acting ---------------------------------------------------------------
     @tf.function(reduce_retracing=True)
@@ -122,18 +123,10 @@ class RLTuner(tf.Module):
             next_log_prior = tf.zeros([n, 1])
         return action, log_p, new_q, new_r, next_log_prior
 
-    @tf.function(reduce_retracing=True)
     def prime(self, primer, lengths):
         """Zero states fed with primer[:, :len-1]; returns (q state, reward state, first observation)."""
-        batch = tf.shape(primer)[0]
-        q_state, r_state = self.q.zero_state(batch), self.reward_rnn.zero_state(batch)
-        for t in tf.range(tf.shape(primer)[1] - 1):
-            keep = (t < lengths - 1)[:, None]
-            _, nq = self.q.step(primer[:, t], q_state)
-            _, nr = self.reward_rnn.step(primer[:, t], r_state)
-            q_state = tuple(tf.where(keep, a, b) for a, b in zip(nq, q_state))
-            r_state = tuple(tf.where(keep, a, b) for a, b in zip(nr, r_state))
-        return q_state, r_state, tf.gather(primer, lengths - 1, batch_dims=1)
+        (q_state, r_state), last = self._policy._prime(primer, lengths)
+        return q_state, r_state, last
 
     # -- learning -------------------------------------------------------------
     def _update(self, idx):
@@ -173,9 +166,9 @@ class RLTuner(tf.Module):
 
     # -- state ----------------------------------------------------------------
     def policy(self, name="policy") -> Policy:
-        if self.algo.policy_adds_prior:
-            return Policy([self.q, self.reward_rnn], [False, True], self.reward_rnn, name, self.algo.name)
-        return Policy([self.q], [False], self.reward_rnn, name, self.algo.name)
+        """The live sampling policy (its networks are the ones being trained)."""
+        self._policy.name = name
+        return self._policy
 
     def arrays(self, counters: Counters) -> dict:
         return {**runs.weights_to_arrays("q", self.q.get_weights()),
