@@ -178,7 +178,7 @@ def evaluate(
     rules: str = typer.Option("paper", "--rules", help="paper (the original's index quirk) or corrected."),
     greedy: bool = typer.Option(False, "--greedy", help="Pick the argmax instead of sampling."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
-    priming: str = typer.Option("random-note", "--priming", help="random-note or midi (with --primer-midi)."),
+    priming: Optional[str] = typer.Option(None, "--priming", help="random-note or midi (with --primer-midi); default: as the model was trained (a run's own priming, else random-note)."),
     primer_midi: Optional[Path] = typer.Option(None, "--primer-midi", help="MIDI primer for --priming midi."),
     midi: List[Path] = typer.Option([], "--midi", help="Also evaluate the melodies of this MIDI folder, in windows of --length."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the numbers (fractions) as JSON."),
@@ -195,8 +195,10 @@ def evaluate(
     rule_indices(rules)
     if num_compositions <= 0:
         raise RLTuneError("--num-compositions must be positive")
-    if priming not in ("random-note", "midi"):
+    if priming not in (None, "random-note", "midi"):
         raise RLTuneError("--priming must be random-note or midi")
+    if priming == "midi" and not primer_midi:
+        raise RLTuneError("--priming midi needs --primer-midi")
     results = []
     targets = list(models or [])
     if not targets and not midi:

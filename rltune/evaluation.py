@@ -20,9 +20,12 @@ CHUNK = 10_000
 
 
 def evaluate_model(model, *, num_compositions: int = 100_000, length: int = 32, key: str = "C", rules: str = "paper",
-                   greedy: bool = False, seed: int = 0, priming: str = "random-note", primer_midi=None,
+                   greedy: bool = False, seed: int = 0, priming: str | None = None, primer_midi=None,
                    name: str | None = None, progress=None) -> dict:
-    """Rows of the paper's table (fractions) plus mean log p per note and mean r_MT per composition."""
+    """Rows of the paper's table (fractions) plus mean log p per note and mean r_MT per composition.
+
+    ``priming`` None primes as the model was trained: a run's own priming
+    settings, one random note for a Note RNN."""
     from rltune.config import TrainConfig
     from rltune.loading import load_policy
     from rltune.training import Primers
@@ -31,8 +34,15 @@ def evaluate_model(model, *, num_compositions: int = 100_000, length: int = 32, 
         raise RLTuneError("--num-compositions must be positive")
     if length < 8:
         raise RLTuneError("--length must be at least 8")
+    from rltune import runs
     policy = load_policy(model, name=name) if isinstance(model, (str, Path)) or model is None else model
-    primers = Primers(TrainConfig(priming=priming, primer_midi=str(primer_midi or "")), np.random.default_rng(seed))
+    if priming is None and isinstance(model, (str, Path)) and runs.is_run(model):
+        from rltune.config import load_toml
+        saved = load_toml(TrainConfig, Path(model) / "config.toml")
+        cfg = TrainConfig(**{k: saved[k] for k in ("priming", "primer_midi", "primer_dataset", "key") if k in saved})
+    else:
+        cfg = TrainConfig(priming=priming or "random-note", primer_midi=str(primer_midi or ""))
+    primers = Primers(cfg.validate(), np.random.default_rng(seed))
     t0 = time.time()
     comps, log_p = [], []
     for i, start in enumerate(range(0, num_compositions, CHUNK)):

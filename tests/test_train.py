@@ -147,6 +147,13 @@ def test_boltzmann_exploration_and_midi_priming(fixtures, fixture_bundle, tmp_pa
     assert r.exit_code == 0, r.output + r.stderr
     cfg = (out / "config.toml").read_text()
     assert 'exploration = "boltzmann"' in cfg and 'priming = "midi"' in cfg
+    # evaluation primes as the run was trained, unless told otherwise
+    from rltune.evaluation import evaluate_model
+    as_trained = evaluate_model(out, num_compositions=64, seed=0)["compositions"]
+    explicit = evaluate_model(out, num_compositions=64, seed=0, priming="midi",
+                              primer_midi=fixtures / "midi" / "essen_altdeu10_3.mid")["compositions"]
+    random_note = evaluate_model(out, num_compositions=64, seed=0, priming="random-note")["compositions"]
+    assert (as_trained == explicit).all() and not (as_trained == random_note).all()
 
 
 def test_dataset_priming(fixture_bundle, tmp_path):
