@@ -77,8 +77,7 @@ def midi_windows(folder, length: int = 32, key: str = "C") -> tuple[np.ndarray, 
     if not folder.exists():
         raise RLTuneError(f"MIDI folder not found: {folder}")
     files = [folder] if folder.is_file() else sorted(f for f in folder.rglob("*") if f.suffix.lower() in MIDI_EXT)
-    k = as_key(key)
-    major_pc = (k.tonic_pc + 3) % 12 if k.minor else k.tonic_pc
+    major_pc = as_key(key).major_pc
     stats, windows = Counter(), []
     for f in files:
         try:

@@ -57,6 +57,11 @@ class Key:
         return mask
 
     @property
+    def major_pc(self) -> int:
+        """Pitch class of the major key with this scale (Magenta's ``transpose_to_key`` convention)."""
+        return (self.tonic_pc + 3) % 12 if self.minor else self.tonic_pc
+
+    @property
     def tonic_index(self) -> int:
         """The tonic in the octave from MIDI 60 (C major: 14, A minor: 23, as in the original)."""
         return 60 + self.tonic_pc - MIN_NOTE + NUM_SPECIAL_EVENTS

@@ -207,8 +207,7 @@ class Primers:
             except Exception as e:  # noqa: BLE001
                 raise RLTuneError(f"cannot read primer dataset {path}: {type(e).__name__}") from None
             from rltune.keys import Key
-            k = Key.parse(config.key)
-            major_pc = (k.tonic_pc + 3) % 12 if k.minor else k.tonic_pc
+            major_pc = Key.parse(config.key).major_pc
             stats = Counter()
             self.melodies = [m for s in seqs for m in sequence_melodies(s, stats, strict=False, transpose_to_key=major_pc)
                              if len(m) >= 2]
@@ -327,7 +326,11 @@ def train(model, run_dir, config: TrainConfig, *, resume: bool = False, force: b
     boltzmann = tf.constant(config.exploration == "boltzmann")
     seed_base = config.seed * 1_000_003
 
+    last_eval = {}
+
     def evaluate():
+        if last_eval.get("step") == counters.env_steps:  # already evaluated at this step
+            return last_eval["result"]
         r = evaluate_policy(policy, rules, config.eval_compositions, T, eval_primers, seed=counters.env_steps)
         point = {"step": counters.env_steps, "mean_log_p": r["mean_log_p"], "mean_music_theory_reward": r["mean_music_theory_reward"],
                  "mean_log_p_per_note": r["mean_log_p_per_note"], "seconds": time.time() - t_start}
@@ -336,6 +339,7 @@ def train(model, run_dir, config: TrainConfig, *, resume: bool = False, force: b
             tf.summary.scalar("eval/mean_log_p", point["mean_log_p"], step=counters.env_steps)
             tf.summary.scalar("eval/mean_music_theory_reward", point["mean_music_theory_reward"], step=counters.env_steps)
         report("eval", **point)
+        last_eval.update(step=counters.env_steps, result=r)
         return r
 
     def save():
