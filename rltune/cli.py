@@ -15,6 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rltune.cli_config import config_options
+from rltune.config import TrainConfig
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -24,18 +27,30 @@ err = Console(stderr=True)
 
 
 def handle_errors(fn):
-    """User errors end with one red line and exit 1; Ctrl-C with exit 130."""
+    """User errors end with one red line and exit 1; Ctrl-C with exit 130; rltune's
+    warnings print as one yellow line each, every time they occur."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from rltune.errors import RLTuneError
-        try:
-            return fn(*args, **kwargs)
-        except RLTuneError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1)
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]")
-            raise typer.Exit(130)
+        import warnings
+        from rltune.errors import RLTuneError, RLTuneWarning
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", RLTuneWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, *rest, **kw):
+                if issubclass(category, RLTuneWarning):
+                    _warn([str(message)])
+                else:
+                    shown(message, category, *rest, **kw)
+            warnings.showwarning = show
+            try:
+                return fn(*args, **kwargs)
+            except RLTuneError as e:
+                err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+                raise typer.Exit(1)
+            except KeyboardInterrupt:
+                err.print("[yellow]interrupted[/]")
+                raise typer.Exit(130)
     return wrapper
 
 
@@ -48,7 +63,7 @@ def _model_path(bundle: Optional[Path], checkpoint: Optional[Path]) -> Optional[
 
 def _warn(messages):
     for m in messages:
-        err.print(f"[yellow]warning:[/] {m}", highlight=False)
+        err.print(f"[yellow]warning:[/] {m}", highlight=False, soft_wrap=True)
 
 
 @app.command("unpack-bundle")
@@ -130,7 +145,7 @@ def pretrain(
                          dropout=dropout, eval_ratio=eval_ratio, eval_every=eval_every, seed=seed).validate()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=err,
-                  transient=True) as bar:
+                  transient=True, disable=not err.is_terminal) as bar:
         tasks = {}
 
         def report(kind, **kw):
@@ -181,6 +196,8 @@ def evaluate(
     priming: Optional[str] = typer.Option(None, "--priming", help="random-note or midi (with --primer-midi); default: as the model was trained (a run's own priming, else random-note)."),
     primer_midi: Optional[Path] = typer.Option(None, "--primer-midi", help="MIDI primer for --priming midi."),
     midi: List[Path] = typer.Option([], "--midi", help="Also evaluate the melodies of this MIDI folder, in windows of --length."),
+    reward_model: Optional[Path] = typer.Option(None, "--reward-model", help="Score log p(a|s) with this Note RNN (default: a run's own Reward RNN, the one an exported bundle carries, else the model itself)."),
+    step: Optional[int] = typer.Option(None, "--step", help="For runs: evaluate the checkpoint at this step (default: the newest)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the numbers (fractions) as JSON."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the numbers as CSV."),
 ):
@@ -189,12 +206,13 @@ def evaluate(
     from rltune.errors import RLTuneError
     from rltune.evaluation import evaluate_midi, evaluate_model, write_csv, write_json
     from rltune.keys import Key
+    from rltune.loading import load_policy
     from rltune.rules import rule_indices
 
     Key.parse(key)
     rule_indices(rules)
     if num_compositions <= 0:
-        raise RLTuneError("--num-compositions must be positive")
+        raise RLTuneError(f"--num-compositions must be positive, got {num_compositions}")
     if priming not in (None, "random-note", "midi"):
         raise RLTuneError("--priming must be random-note or midi")
     if priming == "midi" and not primer_midi:
@@ -204,14 +222,15 @@ def evaluate(
     if not targets and not midi:
         targets = [None]
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
         for m in targets:
             task = bar.add_task(str(m or "default bundle"), total=num_compositions)
-            results.append(evaluate_model(m, num_compositions=num_compositions, length=length, key=key, rules=rules,
+            model = load_policy(m, step=step, reward_model=reward_model) if step is not None else m
+            results.append(evaluate_model(model, num_compositions=num_compositions, length=length, key=key, rules=rules,
                                           greedy=greedy, seed=seed, priming=priming, primer_midi=primer_midi,
-                                          progress=lambda n, task=task: bar.advance(task, n)))
+                                          reward_model=reward_model, progress=lambda n, task=task: bar.advance(task, n)))
     for folder in midi:
-        results.append(evaluate_midi(folder, length=length, key=key, rules=rules))
+        results.append(evaluate_midi(folder, length=length, key=key, rules=rules, reward_model=reward_model))
     _results_table(results, key, rules)
     if json_out:
         write_json(results, json_out)
@@ -229,110 +248,89 @@ def _results_table(results, key, rules):
         cells = []
         for r in results:
             v = r["rows"].get(k)
-            cells.append("n/a" if v is None or v != v else (f"{100 * v:.3f}%" if k in FRACTION_ROWS else f"{v:.4f}"))
+            cell = "n/a" if v is None or v != v else (f"{100 * v:.3f}%" if k in FRACTION_ROWS else f"{v:.4f}")
+            if k == "mean_log_p" and r.get("scored_by") == "itself" and cell != "n/a":
+                cell += " (under itself)"
+            cells.append(cell)
         table.add_row(label, *cells)
     table.add_row("Compositions", *[f"{r['num_compositions']:,}" for r in results])
     table.add_row("Seconds", *[f"{r['seconds']:.1f}" for r in results])
     console.print(table)
 
 
-def _h(name):
-    from rltune.config import TrainConfig, defaults, help_of
-    return f"{help_of(TrainConfig, name)} [default: {defaults(TrainConfig)[name]}]"
+class _RichTraining:
+    """Training progress on a rich bar; evaluations printed as they come (a training Callback)."""
+
+    def __init__(self, bar, task):
+        self.bar, self.task = bar, task
+
+    def on_start(self, step, total):
+        self.bar.update(self.task, total=total, completed=step)
+
+    def on_batch(self, step, total, loss, epsilon, reward, steps_per_s):
+        self.bar.update(self.task, total=total, completed=step,
+                        info=f"{steps_per_s:,.0f} steps/s  reward {reward:.1f}  loss {loss:.3g}  eps {epsilon:.2f}")
+
+    def on_evaluation(self, point):
+        console.print(f"step {point['step']:,}: mean log p per composition {point['mean_log_p']:.2f}, "
+                               f"music-theory reward {point['mean_music_theory_reward']:.2f}")
+
+    def on_interrupt(self, step):
+        self.bar.console.print(f"[yellow]interrupted at step {step:,}: saving a checkpoint and the figures[/]")
+
+
+def _train_settings(config_file, settings):
+    from rltune.config import load_toml, TrainConfig
+    given = dict(load_toml(TrainConfig, config_file)) if config_file else {}
+    given.update(settings)
+    return given
 
 
 @app.command()
 @handle_errors
+@config_options(TrainConfig)
 def train(
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="Note RNN bundle to tune (default: the shipped one)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Or a Magenta/RL Tuner Note RNN checkpoint."),
     output: Path = typer.Option(Path("runs/rltune"), "-o", "--output", help="Run folder."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="TOML file of settings (options given here win)."),
-    algo: Optional[str] = typer.Option(None, "--algo", help=_h("algo")),
-    steps: Optional[int] = typer.Option(None, "--steps", help=_h("steps")),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help=_h("time_limit")),
-    length: Optional[int] = typer.Option(None, "--length", help=_h("length")),
-    reward_scaler: Optional[float] = typer.Option(None, "--reward-scaler", help=_h("reward_scaler")),
-    discount: Optional[float] = typer.Option(None, "--discount", help=_h("discount")),
-    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help=_h("learning_rate")),
-    clip_norm: Optional[float] = typer.Option(None, "--clip-norm", help=_h("clip_norm")),
-    target_update_rate: Optional[float] = typer.Option(None, "--target-update-rate", help=_h("target_update_rate")),
-    num_envs: Optional[int] = typer.Option(None, "--num-envs", help=_h("num_envs")),
-    minibatch_size: Optional[int] = typer.Option(None, "--minibatch-size", help=_h("minibatch_size")),
-    replay_ratio: Optional[float] = typer.Option(None, "--replay-ratio", help=_h("replay_ratio")),
-    replay_size: Optional[int] = typer.Option(None, "--replay-size", help=_h("replay_size")),
-    learning_starts: Optional[int] = typer.Option(None, "--learning-starts", help=_h("learning_starts")),
-    exploration: Optional[str] = typer.Option(None, "--exploration", help=_h("exploration")),
-    epsilon: Optional[float] = typer.Option(None, "--epsilon", help=_h("epsilon")),
-    exploration_steps: Optional[int] = typer.Option(None, "--exploration-steps", help=_h("exploration_steps")),
-    priming: Optional[str] = typer.Option(None, "--priming", help=_h("priming")),
-    primer_midi: Optional[str] = typer.Option(None, "--primer-midi", help=_h("primer_midi")),
-    primer_dataset: Optional[str] = typer.Option(None, "--primer-dataset", help=_h("primer_dataset")),
-    key: Optional[str] = typer.Option(None, "--key", help=_h("key")),
-    rules: Optional[str] = typer.Option(None, "--rules", help=_h("rules")),
-    rule_weight: List[str] = typer.Option([], "--rule-weight", help="Weight of one rule, e.g. repeating=0.5 (repeatable)."),
-    rule: List[str] = typer.Option([], "--rule", help="A user rule module:function (repeatable); see rltune.rules."),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", help=_h("eval_every")),
-    eval_compositions: Optional[int] = typer.Option(None, "--eval-compositions", help=_h("eval_compositions")),
-    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help=_h("checkpoint_every")),
-    num_samples: Optional[int] = typer.Option(None, "--num-samples", help=_h("num_samples")),
-    seed: Optional[int] = typer.Option(None, "--seed", help=_h("seed")),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --output from its last checkpoint."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --output from its newest readable checkpoint; only --steps, --time-limit, --eval-every, --eval-compositions, --checkpoint-every and --num-samples may change."),
+    step: Optional[int] = typer.Option(None, "--step", help="With --resume: continue from the checkpoint at this step."),
     force: bool = typer.Option(False, "--force", help="Replace a run already in --output."),
     evaluate_after: int = typer.Option(0, "--evaluate", help="Afterwards, print the paper's table for the Note RNN and the tuned model over this many compositions each."),
+    settings: dict = None,
 ):
     """Tune a Note RNN with RL Tuner (Q, Psi, G or RL-only) and write a run folder."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from rltune.config import TrainConfig, defaults, load_toml
-    from rltune.rules import parse_weights
-    from rltune.training import train as run
+    from rltune.config import TrainConfig, defaults
+    from rltune.errors import RLTuneError
+    from rltune import training
 
-    given = {k: v for k, v in dict(
-        algo=algo, steps=steps, time_limit=time_limit, length=length, reward_scaler=reward_scaler, discount=discount,
-        learning_rate=learning_rate, clip_norm=clip_norm, target_update_rate=target_update_rate, num_envs=num_envs,
-        minibatch_size=minibatch_size, replay_ratio=replay_ratio, replay_size=replay_size,
-        learning_starts=learning_starts, exploration=exploration, epsilon=epsilon,
-        exploration_steps=exploration_steps, priming=priming, primer_midi=primer_midi,
-        primer_dataset=primer_dataset, key=key, rules=rules, eval_every=eval_every,
-        eval_compositions=eval_compositions, checkpoint_every=checkpoint_every, num_samples=num_samples,
-        seed=seed).items() if v is not None}
-    if rule_weight:
-        given["rule_weights"] = parse_weights(rule_weight)
-    if rule:
-        given["user_rules"] = list(rule)
-    settings = defaults(TrainConfig)
-    if config_file:
-        settings.update(load_toml(TrainConfig, config_file))
-    settings.update(given)
-    cfg = TrainConfig(**settings)
+    given = _train_settings(config_file, settings)
     model = _model_path(bundle, checkpoint)
+    if step is not None and not resume:
+        raise RLTuneError("--step goes with --resume (export and evaluate take --step too)")
     if not resume:
-        from rltune.training import build_rules, check_run_dir
-        cfg.validate()
-        build_rules(cfg)
-        check_run_dir(output, resume, force)
+        cfg = TrainConfig(**{**defaults(TrainConfig), **given}).validate()
     with Progress(TextColumn("[bold]training[/]"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"),
                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=err,
-                  transient=True) as bar:
-        task = bar.add_task("train", total=cfg.steps, info="")
-
-        def report(kind, **kw):
-            if kind in ("start", "progress"):
-                bar.update(task, total=kw["steps"], completed=kw["step"])
-            if kind == "progress":
-                bar.update(task, info=f"{kw['steps_per_s']:,.0f} steps/s  reward {kw['reward']:.1f}  "
-                                      f"loss {kw['loss']:.3g}  eps {kw['epsilon']:.2f}")
-            elif kind == "eval":
-                console.print(f"step {kw['step']:,}: mean log p per composition {kw['mean_log_p']:.2f}, "
-                                  f"music-theory reward {kw['mean_music_theory_reward']:.2f}")
-            elif kind == "interrupted":
-                bar.console.print(f"[yellow]interrupted at step {kw['step']:,}: saving a checkpoint and the figures[/]")
-
-        summary = run(model, output, cfg, resume=resume, force=force, reporter=report)
-    console.print(f"run [bold]{output}[/]: {summary['env_steps']:,} steps in {summary['train_seconds']:.0f} s "
-                  f"({summary['env_steps_per_s']:,.0f} steps/s), {summary['updates']:,} updates")
+                  transient=True, disable=not err.is_terminal) as bar:
+        callback = _RichTraining(bar, bar.add_task("train", total=None, info=""))
+        if resume:
+            summary = training.resume(output, given, step=step, model=model, callback=callback)
+        else:
+            summary = training.train(model, output, cfg, force=force, callback=callback)
+    if summary["already_done"]:
+        console.print(f"run [bold]{output}[/] already has {summary['env_steps']:,} steps (--steps {summary['steps']:,}); "
+                      "nothing to train")
+        return
+    seg = summary["this_segment"]
+    console.print(f"run [bold]{output}[/]: {summary['env_steps']:,} steps ({seg['end_step'] - seg['start_step']:,} now, "
+                  f"{seg['env_steps_per_s']:,.0f} steps/s; {summary['train_seconds']:.0f} s in all), "
+                  f"{summary['updates']:,} updates")
     if evaluate_after > 0:
         from rltune.evaluation import evaluate_model
+        cfg = TrainConfig(**summary["config"])
         results = [evaluate_model(summary["model"], num_compositions=evaluate_after, key=cfg.key, rules=cfg.rules,
                                   name="Note RNN", seed=cfg.seed),
                    evaluate_model(output, num_compositions=evaluate_after, key=cfg.key, rules=cfg.rules,

@@ -1,9 +1,11 @@
 """Every hyperparameter, declared once with its meaning (CleanRL style).
 
 ``TrainConfig`` drives ``rltune train``; ``PretrainConfig`` drives
-``rltune pretrain``. The CLI options are generated from these fields' help
-texts; ``--config FILE.toml`` sets any of them; a run folder keeps its
-``config.toml``.
+``rltune pretrain``. Each field carries its help text; the CLI's options are
+generated from these fields (:func:`rltune.cli_options.config_options`), a
+``--config FILE.toml`` sets any of them, and a run folder keeps its
+``config.toml``. Fields marked ``resumable`` may change when a run is resumed;
+the others are what the run *is* and cannot.
 """
 from __future__ import annotations
 
@@ -12,22 +14,32 @@ import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
+from rltune.algorithms import ALGORITHMS
 from rltune.errors import RLTuneError
 
-ALGORITHMS = ("q", "psi", "g", "rl-only")
 EXPLORATION = ("egreedy", "boltzmann")
 PRIMING = ("random-note", "midi", "dataset")
 
 
-def _f(default, help: str):
-    return field(default=default, metadata={"help": help})
+def _f(default, help: str, *, resumable: bool = False, repeat: str | None = None, parse: str | None = None):
+    """A config field: ``help`` for the CLI and docs; ``repeat``: the name of a repeatable
+    CLI option that builds this (list or dict) field, ``parse`` ("module:function") turns
+    its values into the field's value."""
+    meta = {"help": help, "resumable": resumable, "repeat": repeat, "parse": parse}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def option_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 @dataclass
 class TrainConfig:
-    algo: str = _f("q", "Learning target: q (max), psi (logsumexp), g (logsumexp with the prior), rl-only (music theory only, Q target).")
-    steps: int = _f(3_000_000, "Environment steps to train for (notes played, over all parallel compositions).")
-    time_limit: float = _f(0.0, "Stop after this many seconds of training (0: no limit).")
+    algo: str = _f("q", "Learning target: " + ", ".join(ALGORITHMS) + " (see rltune.algorithms).")
+    steps: int = _f(3_000_000, "Environment steps to train for (notes played, over all parallel compositions).", resumable=True)
+    time_limit: float = _f(0.0, "Stop after this many seconds of training (0: no limit).", resumable=True)
     length: int = _f(32, "Steps per composition (16th notes).")
     reward_scaler: float = _f(2.0, "Weight of the music-theory reward r_MT (the paper's 1/c; the original's default is 0.1).")
     discount: float = _f(0.5, "Discount factor gamma of the TD target.")
@@ -47,12 +59,13 @@ class TrainConfig:
     primer_dataset: str = _f("", "NoteSequence TFRecord for --priming dataset (a random melody prefix each time).")
     key: str = _f("C", "Key of the rules (e.g. C, G, Eb, F#m). The paper's is C major.")
     rules: str = _f("paper", "paper (the original's index quirk, as the paper's table) or corrected.")
-    rule_weights: dict = _f(None, "Per-rule weights, e.g. {repeating = 0.5}.")
-    user_rules: list = _f(None, "User rules module:function, each a vectorised function (see rltune.rules).")
-    eval_every: int = _f(200_000, "Environment steps between evaluations (reward curve points).")
-    eval_compositions: int = _f(500, "Compositions sampled at each evaluation.")
-    checkpoint_every: int = _f(500_000, "Environment steps between checkpoints.")
-    num_samples: int = _f(8, "Compositions written as MIDI at the end of training.")
+    rule_weights: dict = _f({}, "Weight of one rule, e.g. repeating=0.5 (repeatable).", repeat="--rule-weight",
+                            parse="rltune.rules:parse_weights")
+    user_rules: list = _f([], "A user rule module:function or file.py:function (repeatable); see rltune.rules.", repeat="--rule")
+    eval_every: int = _f(200_000, "Environment steps between evaluations (reward curve points).", resumable=True)
+    eval_compositions: int = _f(500, "Compositions sampled at each evaluation.", resumable=True)
+    checkpoint_every: int = _f(500_000, "Environment steps between checkpoints.", resumable=True)
+    num_samples: int = _f(8, "Compositions written as MIDI at the end of training.", resumable=True)
     seed: int = _f(0, "Random seed.")
 
     def __post_init__(self):
@@ -60,40 +73,77 @@ class TrainConfig:
         self.user_rules = list(self.user_rules or [])
 
     def validate(self) -> "TrainConfig":
+        check_types(self)
+
         def need(cond, msg):
             if not cond:
                 raise RLTuneError(msg)
         need(self.algo in ALGORITHMS, f"unknown algorithm {self.algo!r}: choose one of {', '.join(ALGORITHMS)}")
         need(self.exploration in EXPLORATION, f"unknown exploration {self.exploration!r}: choose one of {', '.join(EXPLORATION)}")
         need(self.priming in PRIMING, f"unknown priming mode {self.priming!r}: choose one of {', '.join(PRIMING)}")
-        need(0 <= self.discount < 1, f"--discount must be in [0, 1), got {self.discount}")
         for name in ("steps", "length", "num_envs", "minibatch_size", "replay_size", "eval_every",
                      "eval_compositions", "checkpoint_every", "exploration_steps"):
-            need(getattr(self, name) > 0, f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+            need(getattr(self, name) > 0, f"{option_name(name)} must be positive, got {getattr(self, name)}")
+        for name in ("learning_starts", "num_samples"):
+            need(getattr(self, name) >= 0, f"{option_name(name)} must be >= 0, got {getattr(self, name)}")
         for name in ("learning_rate", "clip_norm", "target_update_rate", "replay_ratio"):
-            v = getattr(self, name)
-            need(v > 0 and math.isfinite(v), f"--{name.replace('_', '-')} must be positive, got {v}")
+            need(getattr(self, name) > 0, f"{option_name(name)} must be positive, got {getattr(self, name)}")
+        need(0 <= self.discount < 1, f"--discount must be in [0, 1), got {self.discount}")
         need(self.target_update_rate <= 1, "--target-update-rate must be at most 1")
-        need(0 <= self.epsilon <= 1, "--epsilon must be in [0, 1]")
-        need(self.reward_scaler >= 0 and math.isfinite(self.reward_scaler), "--reward-scaler must be >= 0")
+        need(0 <= self.epsilon <= 1, f"--epsilon must be in [0, 1], got {self.epsilon}")
+        need(self.reward_scaler >= 0, f"--reward-scaler must be >= 0, got {self.reward_scaler}")
+        need(self.time_limit >= 0, f"--time-limit must be >= 0 seconds (0: no limit), got {self.time_limit}")
         need(self.length >= 8, "--length must be at least 8 (one motif bar)")
         need(self.replay_size >= self.minibatch_size, "--replay-size must hold at least one minibatch")
-        need(self.learning_starts >= 0 and self.time_limit >= 0 and self.num_samples >= 0, "counts and limits must be >= 0")
         need(self.priming != "midi" or self.primer_midi, "--priming midi needs --primer-midi")
         need(self.priming != "dataset" or self.primer_dataset, "--priming dataset needs --primer-dataset")
         from rltune.keys import Key
         from rltune.rules import rule_indices
         Key.parse(self.key)
         rule_indices(self.rules)
+        for name, w in self.rule_weights.items():
+            need(isinstance(w, (int, float)) and math.isfinite(w), f"--rule-weight {name}={w}: the weight must be a finite number")
         return self
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def resumed_with(self, given: dict, where: str = "the run") -> "TrainConfig":
+        """This (saved) config with the settings ``given`` for a resumed run: resumable
+        ones apply; any other that differs is refused, naming its option."""
+        out = asdict(self)
+        for name, value in given.items():
+            if is_resumable(name):
+                out[name] = value
+            elif value != out[name]:
+                raise RLTuneError(f"{option_name(name)} cannot change when resuming ({where} has "
+                                  f"{out[name]!r}); start a new run with -o instead")
+        return TrainConfig(**out)
+
+
+def is_resumable(name: str) -> bool:
+    return next(f.metadata.get("resumable", False) for f in fields(TrainConfig) if f.name == name)
+
+
+def check_types(config):
+    """Field values of the declared types, finite where a float (one line naming the option)."""
+    for f in fields(config):
+        v = getattr(config, f.name)
+        kind = f.type if isinstance(f.type, str) else f.type.__name__
+        ok = {"int": isinstance(v, int) and not isinstance(v, bool),
+              "float": isinstance(v, (int, float)) and not isinstance(v, bool),
+              "str": isinstance(v, str), "bool": isinstance(v, bool),
+              "list": isinstance(v, list), "dict": isinstance(v, dict)}.get(kind, True)
+        if not ok:
+            raise RLTuneError(f"{option_name(f.name)} must be {'a number' if kind in ('int', 'float') else 'a ' + kind}"
+                              f"{' (a whole number)' if kind == 'int' else ''}, got {v!r}")
+        if kind == "float" and not math.isfinite(v):
+            raise RLTuneError(f"{option_name(f.name)} must be a finite number, got {v}")
+
 
 @dataclass
 class PretrainConfig:
-    layers: list = _f(None, "LSTM layer sizes, e.g. [100] (the paper's) or [128, 128].")
+    layers: list = _f([100], "LSTM layer sizes, e.g. [100] (the paper's) or [128, 128].")
     batch_size: int = _f(64, "Melodies per training batch.")
     steps: int = _f(3000, "Training steps (batches).")
     learning_rate: float = _f(1e-3, "Adam learning rate.")
@@ -110,13 +160,17 @@ class PretrainConfig:
     def validate(self) -> "PretrainConfig":
         if not self.layers or any((not isinstance(u, int)) or isinstance(u, bool) or u <= 0 for u in self.layers):
             raise RLTuneError(f"--layers must be positive integers such as 100 or 128,128; got {self.layers}")
+        check_types(self)
         for name in ("batch_size", "steps", "eval_every", "max_length"):
             if getattr(self, name) <= 0:
-                raise RLTuneError(f"--{name.replace('_', '-')} must be positive")
-        if not (self.learning_rate > 0 and self.clip_norm > 0):
-            raise RLTuneError("--learning-rate and --clip-norm must be positive")
+                raise RLTuneError(f"{option_name(name)} must be positive, got {getattr(self, name)}")
+        for name in ("learning_rate", "clip_norm"):
+            if not getattr(self, name) > 0:
+                raise RLTuneError(f"{option_name(name)} must be positive, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
-            raise RLTuneError("--dropout must be in [0, 1)")
+            raise RLTuneError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.eval_ratio < 1:
+            raise RLTuneError(f"--eval-ratio must be in [0, 1), got {self.eval_ratio}")
         return self
 
     def to_dict(self) -> dict:
@@ -139,8 +193,11 @@ def help_of(cls, name: str) -> str:
 
 def load_toml(cls, path) -> dict:
     """Read a TOML file of ``cls`` fields (unknown keys are an error)."""
+    path = Path(path)
+    if path.is_dir():
+        raise RLTuneError(f"config file {path} is a folder")
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise RLTuneError(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
@@ -165,10 +222,18 @@ def to_toml(data: dict) -> str:
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(value(x) for x in v) + "]"
         if isinstance(v, dict):
-            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
+            return "{" + ", ".join(f'"{k}" = {value(x)}' for k, x in v.items()) + "}"
         raise TypeError(type(v).__name__)
     return "".join(f"{k} = {value(v)}\n" for k, v in data.items() if v is not None)
 
 
 def defaults(cls) -> dict:
-    return {f.name: (f.default if f.default is not MISSING else None) for f in fields(cls)}
+    out = {}
+    for f in fields(cls):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+        else:
+            out[f.name] = None
+    return out

@@ -126,6 +126,27 @@ def read_sequences(path: Path):
     raise ValueError(f"unsupported file type {suffix}")
 
 
+def write_sequences(sequences, path):
+    """NoteSequences as a TFRecord file, written whole (temporary file, then rename)."""
+    import os
+    import tempfile
+    from rltune._tf import tf
+    from rltune.outputs import check_writable, file_mode
+    path = Path(path)
+    check_writable(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with tf.io.TFRecordWriter(tmp) as w:
+            for s in sequences:
+                w.write(s.SerializeToString())
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def sequence_melodies(seq, stats: Counter, strict: bool = True, transpose_to_key: int = 0) -> list[np.ndarray]:
     """Magenta's basic_rnn pipeline for one NoteSequence: event arrays.
 

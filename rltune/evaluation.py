@@ -21,28 +21,27 @@ CHUNK = 10_000
 
 def evaluate_model(model, *, num_compositions: int = 100_000, length: int = 32, key: str = "C", rules: str = "paper",
                    greedy: bool = False, seed: int = 0, priming: str | None = None, primer_midi=None,
-                   name: str | None = None, progress=None) -> dict:
+                   name: str | None = None, reward_model=None, progress=None) -> dict:
     """Rows of the paper's table (fractions) plus mean log p per note and mean r_MT per composition.
 
-    ``priming`` None primes as the model was trained: a run's own priming
-    settings, one random note for a Note RNN."""
-    from rltune.config import TrainConfig
-    from rltune.loading import load_policy
-    from rltune.training import Primers
+    ``model``: a path (bundle, checkpoint, run), a loaded Policy, or None (the shipped default).
+    ``priming`` None primes as the model was trained: a run's own priming settings, one
+    random note otherwise. ``reward_model`` scores log p(a|s) (default: the model's own
+    Reward RNN; a plain Note RNN scores itself, which the result says in ``scored_by``)."""
+    from rltune.loading import load_policy, scored_by
+    from rltune.priming import primers_for
+    from rltune.runs import Run
 
     if num_compositions <= 0:
-        raise RLTuneError("--num-compositions must be positive")
+        raise RLTuneError(f"--num-compositions must be positive, got {num_compositions}")
     if length < 8:
-        raise RLTuneError("--length must be at least 8")
-    from rltune import runs
-    policy = load_policy(model, name=name) if isinstance(model, (str, Path)) or model is None else model
-    if priming is None and isinstance(model, (str, Path)) and runs.is_run(model):
-        from rltune.config import load_toml
-        saved = load_toml(TrainConfig, Path(model) / "config.toml")
-        cfg = TrainConfig(**{k: saved[k] for k in ("priming", "primer_midi", "primer_dataset", "key") if k in saved})
+        raise RLTuneError(f"--length must be at least 8, got {length}")
+    is_path = model is None or isinstance(model, (str, Path))
+    policy = load_policy(model, name=name, reward_model=reward_model) if is_path else model
+    if priming is None and is_path and Run.is_run(model):
+        primers = Run.open(model).primers(seed)
     else:
-        cfg = TrainConfig(priming=priming or "random-note", primer_midi=str(primer_midi or ""))
-    primers = Primers(cfg.validate(), np.random.default_rng(seed))
+        primers = primers_for(priming or "random-note", primer_midi, seed=seed)
     t0 = time.time()
     comps, log_p = [], []
     for i, start in enumerate(range(0, num_compositions, CHUNK)):
@@ -61,7 +60,7 @@ def evaluate_model(model, *, num_compositions: int = 100_000, length: int = 32, 
     seconds = time.time() - t0
     return {"name": policy.name, "rows": rows, "num_compositions": num_compositions, "seconds": seconds,
             "sample_seconds": sample_seconds, "compositions_per_s": num_compositions / seconds,
-            "compositions": comps, "info": policy.info, "algorithm": policy.algorithm}
+            "compositions": comps, "info": policy.info, "algorithm": policy.algorithm, "scored_by": scored_by(policy)}
 
 
 def midi_windows(folder, length: int = 32, key: str = "C") -> tuple[np.ndarray, Counter]:
@@ -116,9 +115,11 @@ def evaluate_midi(folder, *, length: int = 32, key: str = "C", rules: str = "pap
         p = np.take_along_axis(probs, comps[:, 1:, None], axis=2)[..., 0]
         rows["mean_log_p"] = float(np.log(np.maximum(p, 1e-30)).mean())
     except RLTuneError:
+        if reward_model is not None:
+            raise
         rows["mean_log_p"] = float("nan")
     return {"name": f"MIDI: {Path(folder).name}", "rows": rows, "num_compositions": len(comps),
-            "seconds": time.time() - t0, "compositions": comps, "counts": dict(counts)}
+            "seconds": time.time() - t0, "compositions": comps, "counts": dict(counts), "scored_by": "the Reward RNN"}
 
 
 def results_to_json(results) -> dict:

@@ -1,6 +1,7 @@
 """Generate melodies from a model: primers in, MIDI and NoteSequences out."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -38,15 +39,15 @@ def generate(model, output_dir, *, num_outputs: int = 10, num_steps: int = 128, 
         raise RLTuneError("--num-outputs must be positive")
     if num_steps <= 0:
         raise RLTuneError("--num-steps must be positive")
-    if temperature <= 0:
-        raise RLTuneError("--temperature must be positive")
-    if qpm <= 0:
-        raise RLTuneError("--qpm must be positive")
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise RLTuneError(f"--temperature must be a positive finite number, got {temperature}")
+    if not (qpm > 0 and math.isfinite(qpm)):
+        raise RLTuneError(f"--qpm must be a positive finite number, got {qpm}")
     primer, messages = resolve_primer(primer_midi, primer_melody)
     policy = load_policy(model) if model is None or isinstance(model, (str, Path)) else model
     rng = np.random.default_rng(seed)
     if primer is None:
-        from rltune.policy import random_note_primers
+        from rltune.priming import random_note_primers
         primers = random_note_primers(num_outputs, rng)
         keep_primer = False
     else:

@@ -1,20 +1,26 @@
-"""Load anything rltune can run: Note RNNs (bundles, checkpoints) and training runs."""
+"""Load anything rltune can run: Note RNNs (bundles, checkpoints), exported policies and training runs."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from rltune.errors import RLTuneError
 
+_MIDI_SUFFIXES = (".mid", ".midi")
+
 
 def default_bundle() -> Path:
-    """The shipped default Note RNN (``bundles/`` of the source tree or the installed package)."""
-    here = Path(__file__).resolve().parent
-    for cand in (here / "bundles", here.parent / "bundles"):
-        found = sorted(cand.glob("*.mag")) if cand.is_dir() else []
-        if found:
-            preferred = [f for f in found if f.name.startswith("default")]
-            return (preferred or found)[0]
-    raise RLTuneError("no default bundle is installed; pass a model with --bundle or --checkpoint")
+    """The shipped default Note RNN (package data: ``rltune/bundles/default_note_rnn.mag``)."""
+    path = Path(__file__).resolve().parent / "bundles" / "default_note_rnn.mag"
+    if not path.is_file():
+        raise RLTuneError("the default bundle is not installed; pass a model with --bundle or --checkpoint")
+    return path
+
+
+def _model_path(path) -> Path:
+    path = Path(path) if path is not None else default_bundle()
+    if path.suffix.lower() in _MIDI_SUFFIXES and path.is_file():
+        raise RLTuneError(f"{path} is a MIDI file, not a model; give a .mag bundle, a checkpoint or an rltune run")
+    return path
 
 
 def load_note_rnn(path=None):
@@ -24,36 +30,48 @@ def load_note_rnn(path=None):
     """
     from rltune.checkpoint import load_weights
     from rltune.note_rnn import NoteRNN
-    from rltune import runs
-    path = Path(path) if path is not None else default_bundle()
-    if runs.is_run(path):
-        _, arrays = runs.load_checkpoint(path)
-        return NoteRNN(runs.weights_from_arrays("q", arrays), name="q_network", trainable=False)
+    from rltune.runs import Run
+    path = _model_path(path)
+    if Run.is_run(path):
+        _, q, _ = Run.open(path).networks()
+        return NoteRNN(q, name="q_network", trainable=False)
     return NoteRNN(load_weights(path).weights, trainable=False)
 
 
-def load_policy(path=None, step: int | None = None, name: str | None = None):
-    """The sampling policy of a model: a Note RNN, or a trained run's Q/Psi/G policy."""
-    from rltune import runs
+def load_policy(path=None, step: int | None = None, name: str | None = None, reward_model=None):
+    """The sampling policy of a model: a Note RNN, an exported tuned bundle, or a run's policy.
+
+    ``reward_model`` (a Note RNN path) scores log p(a|s) instead of the model's own
+    Reward RNN (a run's, or the one an exported bundle carries, else the model itself)."""
+    from rltune.algorithms import from_exported_scopes
     from rltune.checkpoint import load_weights
     from rltune.note_rnn import NoteRNN
     from rltune.policy import Policy
-    path = Path(path) if path is not None else default_bundle()
+    from rltune.runs import Run
+    path = _model_path(path)
     label = name or (path.stem if path.suffix == ".mag" else path.name)
-    if runs.is_run(path):
-        meta = runs.read_run(path)
-        step, arrays = runs.load_checkpoint(path, step)
-        algo = meta.get("algorithm", "q")
-        q = NoteRNN(runs.weights_from_arrays("q", arrays), name="q_network", trainable=False)
-        reward = NoteRNN(runs.weights_from_arrays("reward", arrays), name="reward_rnn", trainable=False)
-        info = {"run": str(path), "step": step, **{k: meta.get(k) for k in ("algorithm", "rules", "key", "model")}}
-        return Policy.tuned(algo, q, reward, label, info)
-    if step is not None:
-        raise RLTuneError(f"--step applies to training runs; {path} is not one")
-    loaded = load_weights(path)
-    info = {"source": loaded.source, "layout": loaded.layout}
-    if loaded.extra and "reward_rnn" in loaded.extra:  # an exported G policy: softmax(G + log p)
-        g = NoteRNN(loaded.weights, name="g_network", trainable=False)
-        reward = NoteRNN(loaded.extra["reward_rnn"], name="reward_rnn", trainable=False)
-        return Policy.tuned("g", g, reward, label, info)
-    return Policy.note_rnn(loaded.weights, name=label, info=info)
+    if Run.is_run(path):
+        policy = Run.open(path).policy(step, name=label)
+    else:
+        if step is not None:
+            raise RLTuneError(f"--step applies to training runs; {path} is not one")
+        loaded = load_weights(path)
+        info = {"source": loaded.source, "layout": loaded.layout}
+        extra = loaded.extra or {}
+        algorithm = from_exported_scopes(extra)
+        if algorithm is not None:  # an exported policy that adds a prior: softmax(G + log p)
+            policy = Policy.tuned(algorithm, NoteRNN(loaded.weights, name="g_network", trainable=False),
+                                  NoteRNN(extra["reward_rnn"], name="reward_rnn", trainable=False), label, info)
+        elif "reward_model" in extra:  # an exported softmax(Q) policy with the Reward RNN it was tuned against
+            policy = Policy([NoteRNN(loaded.weights, name="q_network", trainable=False)], [False],
+                            NoteRNN(extra["reward_model"], name="reward_rnn", trainable=False), label, "tuned", info)
+        else:
+            policy = Policy.note_rnn(loaded.weights, name=label, info=info)
+    if reward_model is not None:
+        policy = policy.with_reward_network(load_note_rnn(reward_model), label=str(reward_model))
+    return policy
+
+
+def scored_by(policy) -> str:
+    """Which network a policy's log p(a|s) comes from, for labels: 'the Reward RNN' or 'itself'."""
+    return "itself" if policy.reward_rnn is None else "the Reward RNN"

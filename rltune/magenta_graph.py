@@ -13,10 +13,13 @@ so that Magenta's older TensorFlow kernels reproduce rltune's probabilities
 even for tuned networks with large values (measured: a G policy's softmax
 differed by 1.8e-5 when computed in float32 by Magenta's TF 2.9).
 
-A policy is one or more networks whose outputs are added before the final
-softmax: one network for a Note RNN (its logits) or a Q/Psi policy
-(``softmax(Q)``); the G network plus the Reward RNN's log-softmax for a G
-policy (``softmax(G + log p)``), the same sum rltune's sampler computes.
+A policy is one or more networks, each with a role: ``scores`` (its outputs
+enter the softmax as they are: a Note RNN's logits, a Q network's values),
+``prior`` (enters as its log-softmax: the Reward RNN of a G policy,
+``softmax(G + log p)``, the same sum rltune's sampler computes) or
+``reward_model`` (variables only, carried so that rltune scores log p(a|s) of
+an exported Q/Psi policy under the Reward RNN it was tuned against; Magenta
+never reads them).
 """
 from __future__ import annotations
 
@@ -68,29 +71,30 @@ def _network(scope: str, w: NoteRNNWeights, x, batch, v1):
     return step, init
 
 
-def build_generation_graph(networks: list[tuple[str, NoteRNNWeights]], checkpoint_prefix: str,
-                           batch_size: int = GENERATION_BATCH_SIZE):
-    """Build and save the graph; returns (checkpoint bytes, metagraph bytes).
+ROLES = ("scores", "prior", "reward_model")
 
-    The first network's outputs enter the softmax as they are; every further
-    network (a prior) enters as its log-softmax."""
+
+def build_generation_graph(networks: list[tuple[str, NoteRNNWeights, str]], checkpoint_prefix: str,
+                           batch_size: int = GENERATION_BATCH_SIZE):
+    """Build and save the graph of ``(scope, weights, role)`` networks; returns (checkpoint bytes, metagraph bytes)."""
     v1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():
         inputs = v1.placeholder(tf.float32, [batch_size, None, NUM_CLASSES], name="inputs")
         temperature = v1.placeholder(tf.float32, [], name="temperature")
         steps, inits = [], []
-        for scope, w in networks:
+        for scope, w, role in networks:
             step, init = _network(scope, w, inputs, batch_size, v1)
-            steps.append((step, len(init)))
-            inits += init
+            if role != "reward_model":
+                steps.append((step, len(init), role))
+                inits += init
 
         def scan_body(carry, x_t):
             _, state = carry
             total, new_state, offset = 0.0, [], 0
-            for i, (step, n) in enumerate(steps):
+            for step, n, role in steps:
                 scores, ns = step(x_t, state[offset:offset + n])
-                total = total + (scores if i == 0 else tf.nn.log_softmax(scores))
+                total = total + (scores if role == "scores" else tf.nn.log_softmax(scores))
                 new_state += ns
                 offset += n
             return total, new_state
@@ -131,5 +135,5 @@ def write_note_rnn_bundle(path, weights: NoteRNNWeights, description: str):
     from rltune.checkpoint import write_bundle
     from rltune.outputs import check_writable
     check_writable(path)
-    ckpt, meta = bundle_bytes([("", weights)])
+    ckpt, meta = bundle_bytes([("", weights, "scores")])
     write_bundle(path, ckpt, meta, description)

@@ -65,12 +65,6 @@ def extract_melodies(quantized, *, min_bars=7, max_steps_truncate=512, gap_bars=
     return melodies
 
 
-def squash_to_range(melody, transpose_to_key=None):
-    """Fit a note-seq Melody into MIDI 48..83 (Magenta's ``Melody.squash``)."""
-    melody.squash(MIN_NOTE, MAX_NOTE, transpose_to_key)
-    return melody
-
-
 def primer_from_midi(path) -> tuple[np.ndarray, list[str]]:
     """The primer melody of a MIDI file, as Magenta's melody generator extracts it.
 
@@ -80,6 +74,8 @@ def primer_from_midi(path) -> tuple[np.ndarray, list[str]]:
     """
     ns = _ns()
     path = Path(path)
+    if path.is_dir():
+        raise RLTuneError(f"primer MIDI {path} is a folder; give one MIDI file")
     if not path.is_file():
         raise RLTuneError(f"primer MIDI not found: {path}")
     try:

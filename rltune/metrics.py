@@ -37,7 +37,7 @@ def composition_stats(compositions, key="C", rules="paper", with_reward: bool = 
     of the nine rule terms (r_MT, unweighted), from the same detections.
     """
     comps = np.asarray(compositions, dtype=np.int64)
-    ctx = R._context(key, rules)
+    ctx = R.context(key, rules)
     n, length = comps.shape
     stats = {name: np.zeros(n, np.int64) for name in STAT_NAMES}
     state = R.LeapState(n)

@@ -43,6 +43,23 @@ class NoteRNNWeights:
     def num_classes(self) -> int:
         return int(self.fc_bias.shape[0])
 
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """Flat arrays for an npz checkpoint, named ``prefix/kernel_0`` ... ``prefix/fc_bias``."""
+        out = {f"{prefix}/fc_weights": self.fc_weights, f"{prefix}/fc_bias": self.fc_bias}
+        for i, (k, b) in enumerate(self.layers):
+            out[f"{prefix}/kernel_{i}"] = k
+            out[f"{prefix}/bias_{i}"] = b
+        return out
+
+    @classmethod
+    def from_arrays(cls, prefix: str, arrays) -> "NoteRNNWeights":
+        from rltune.errors import RLTuneError
+        n = sum(1 for k in arrays if k.startswith(f"{prefix}/kernel_"))
+        if n == 0:
+            raise RLTuneError(f"checkpoint holds no {prefix!r} network")
+        return cls([(arrays[f"{prefix}/kernel_{i}"], arrays[f"{prefix}/bias_{i}"]) for i in range(n)],
+                   arrays[f"{prefix}/fc_weights"], arrays[f"{prefix}/fc_bias"])
+
     def architecture(self) -> dict:
         return {"cell": "LSTM (TF1 BasicLSTMCell math, gates i,j,f,o, forget bias 1.0)",
                 "layer_sizes": self.layer_sizes, "input_size": self.input_size,
@@ -100,7 +117,7 @@ class NoteRNN(tf.Module):
         """One step: event indices [B] and a state -> logits [B, classes], new state."""
         new_state = []
         x = tf.one_hot(events, self.input_size)
-        for i, units in enumerate(self.layer_sizes):
+        for i in range(len(self.layer_sizes)):
             c, h = state[2 * i], state[2 * i + 1]
             # one matmul of [x, h] with the whole kernel: cheaper to differentiate than a row gather
             gates = tf.matmul(tf.concat([x, h], axis=1), self.kernels[i])
@@ -177,7 +194,3 @@ class NoteRNN(tf.Module):
         return NoteRNNWeights(
             layers=[(k.numpy(), b.numpy()) for k, b in zip(self.kernels, self.biases)],
             fc_weights=self.fc_weights.numpy(), fc_bias=self.fc_bias.numpy())
-
-    def assign(self, other: "NoteRNN"):
-        for dst, src in zip(self.weight_variables, other.weight_variables):
-            dst.assign(src)

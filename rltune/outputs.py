@@ -34,7 +34,7 @@ def atomic_write_bytes(path, data: bytes):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -42,10 +42,11 @@ def atomic_write_bytes(path, data: bytes):
         raise
 
 
-def _umask() -> int:
+def file_mode() -> int:
+    """The mode of every file rltune writes: 0666 less the umask (0644 usually), as ``open`` would give."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def ensure_writable_dir(folder) -> Path:

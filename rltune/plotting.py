@@ -22,8 +22,7 @@ def plot_note_probabilities(probs, path, title: str = ""):
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_rewards(history: dict, path, title: str = ""):
@@ -42,5 +41,14 @@ def plot_rewards(history: dict, path, title: str = ""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(plt, fig, path)
+
+
+def _save(plt, fig, path):
+    """PNG bytes written atomically, with the same file mode as every other output."""
+    import io
+    from rltune.outputs import atomic_write_bytes
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, format="png")
     plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rltune._tf import tf
-from rltune.encoding import NUM_CLASSES
 from rltune.note_rnn import NoteRNN, NoteRNNWeights
 
-RANDOM_NOTE_CLASSES = NUM_CLASSES - 1  # the original draws randint(0, 37): indices 0..36
 
 
 @dataclass(eq=False)
@@ -40,11 +38,16 @@ class Policy:
         return cls([net], [True], None, name, "note_rnn", info or {})
 
     @classmethod
-    def tuned(cls, algorithm: str, q: NoteRNN, reward_rnn: NoteRNN, name="policy", info=None):
-        """A tuned model's policy: softmax(G + log p) for G, softmax(Q) otherwise."""
-        if algorithm == "g":  # networks in this order: the Q network, then the Reward RNN
-            return cls([q, reward_rnn], [False, True], reward_rnn, name, algorithm, info or {})
-        return cls([q], [False], reward_rnn, name, algorithm, info or {})
+    def tuned(cls, algorithm, q: NoteRNN, reward_rnn: NoteRNN, name="policy", info=None):
+        """A tuned model's policy, as its :class:`~rltune.algorithms.Algorithm` defines it
+        (softmax(Q), or softmax(G + log p) when the algorithm adds the prior)."""
+        networks, normalize = algorithm.policy_networks(q, reward_rnn)
+        return cls(networks, normalize, reward_rnn, name, algorithm.name, info or {})
+
+    def with_reward_network(self, reward_rnn: NoteRNN, label: str | None = None) -> "Policy":
+        """The same policy, its log p(a|s) scored by another Note RNN."""
+        return Policy(self.networks, self.normalize, reward_rnn, self.name, self.algorithm,
+                      {**self.info, "reward_model": label or reward_rnn.name})
 
     @property
     def reward_network(self) -> NoteRNN:
@@ -64,7 +67,7 @@ class Policy:
         return total
 
     @tf.function(reduce_retracing=True)
-    def _prime(self, primer, lengths):
+    def prime(self, primer, lengths):
         """Feed primer[:, :len-1] from the zero state; returns states and the last primer event."""
         nets = self._all()
         batch = tf.shape(primer)[0]
@@ -83,7 +86,7 @@ class Policy:
     @tf.function(reduce_retracing=True)
     def _sample(self, primer, lengths, num_steps, temperature, greedy, seed, record_probs):
         nets = self._all()
-        states, last = self._prime(primer, lengths)
+        states, last = self.prime(primer, lengths)
         reward_idx = next(i for i, n in enumerate(nets) if n is self.reward_network)
         events = tf.TensorArray(tf.int32, size=num_steps)
         logps = tf.TensorArray(tf.float32, size=num_steps)
@@ -155,7 +158,3 @@ class Policy:
             result["probs"] = np.concatenate(out_p)
         return result
 
-
-def random_note_primers(n: int, rng: np.random.Generator) -> np.ndarray:
-    """One random event per composition, as the RL Tuner primes (``randint(0, 37)``)."""
-    return rng.integers(0, RANDOM_NOTE_CLASSES, size=(n, 1))

@@ -40,20 +40,37 @@ def work_dir_for(output) -> Path:
     return out.with_name(out.stem + ".pretrain")
 
 
-class _Batches:
-    """Random batches from length buckets: [B, T] inputs/labels and a mask."""
+class Batches:
+    """Batches of exactly ``batch_size`` melodies, every melody drawn equally often,
+    with lengths bucketed so that little time goes to padding.
 
-    def __init__(self, melodies, batch_size, max_length, rng):
-        mels = [m[:max_length + 1] for m in melodies if len(m) >= 2]
-        order = np.argsort([len(m) for m in mels], kind="stable")
-        self.mels = [mels[i] for i in order]
-        self.batch_size, self.rng = batch_size, rng
-        self.starts = np.arange(0, max(len(self.mels) - batch_size, 0) + 1)
+    Melodies come from an endless stream of random permutations (so a set smaller
+    than a batch fills it by cycling, as Magenta's input queue does); each pool of
+    ``pool_batches`` batches is sorted by length, cut into batches, and the
+    batches are served in random order."""
+
+    def __init__(self, melodies, batch_size: int, max_length: int, rng: np.random.Generator, pool_batches: int = 16):
+        self.mels = [m[:max_length + 1] for m in melodies if len(m) >= 2]
+        if not self.mels:
+            raise RLTuneError("no melody of at least 2 steps to train on")
+        self.lengths = np.array([len(m) for m in self.mels])
+        self.batch_size, self.rng, self.pool_batches = batch_size, rng, pool_batches
+        self._stream = np.zeros(0, np.int64)
+        self._ready: list[np.ndarray] = []
+
+    def next_indices(self) -> np.ndarray:
+        if not self._ready:
+            need = self.batch_size * self.pool_batches
+            while len(self._stream) < need:
+                self._stream = np.concatenate([self._stream, self.rng.permutation(len(self.mels))])
+            pool, self._stream = self._stream[:need], self._stream[need:]
+            pool = pool[np.argsort(self.lengths[pool], kind="stable")]
+            batches = pool.reshape(self.pool_batches, self.batch_size)
+            self._ready = [batches[i] for i in self.rng.permutation(self.pool_batches)]
+        return self._ready.pop()
 
     def __call__(self):
-        start = int(self.rng.choice(self.starts))
-        chosen = self.mels[start:start + self.batch_size]
-        return pad(chosen)
+        return pad([self.mels[i] for i in self.next_indices()])
 
 
 def pad(melodies):
@@ -99,12 +116,12 @@ def _eval_fn(net):
 def pretrain(inputs, output, config: PretrainConfig, *, resume: bool = False, force: bool = False,
              work_dir=None, reporter=None, description: str | None = None) -> PretrainResult:
     """Build the dataset, train, and write ``output`` (.mag). ``reporter`` gets progress events."""
-    from rltune import runs
     from rltune._tf import tf
+    from rltune.runs import CheckpointDir, write_json
     from rltune.outputs import check_writable
     from rltune.data import build_dataset, load_dataset, save_dataset
     from rltune.magenta_graph import write_note_rnn_bundle
-    from rltune.note_rnn import NoteRNN, random_weights
+    from rltune.note_rnn import NoteRNN, NoteRNNWeights, random_weights
     from rltune.optim import Adam
 
     config.validate()
@@ -134,9 +151,10 @@ def pretrain(inputs, output, config: PretrainConfig, *, resume: bool = False, fo
 
     rng = np.random.default_rng(config.seed)
     state_arrays, step = None, 0
-    if resume and runs.checkpoint_steps(work):
-        step, state_arrays = runs.load_checkpoint(work)
-        weights = runs.weights_from_arrays("model", state_arrays)
+    checkpoints = CheckpointDir(work / "checkpoints")
+    if resume and checkpoints.steps():
+        step, state_arrays = checkpoints.load(what="pretraining work folder")
+        weights = NoteRNNWeights.from_arrays("model", state_arrays)
         if weights.layer_sizes != config.layers:
             config.layers = weights.layer_sizes
     else:
@@ -145,7 +163,7 @@ def pretrain(inputs, output, config: PretrainConfig, *, resume: bool = False, fo
     opt = Adam(net.weight_variables, config.learning_rate, clip_norm=config.clip_norm, clip="global")
     if state_arrays is not None:
         opt.load_state(state_arrays)
-    batches = _Batches(ds.train, config.batch_size, config.max_length, rng)
+    batches = Batches(ds.train, config.batch_size, config.max_length, rng)
 
     @tf.function(reduce_retracing=True)
     def train_step(x, y, mask):
@@ -164,8 +182,8 @@ def pretrain(inputs, output, config: PretrainConfig, *, resume: bool = False, fo
 
     def save():
         work.mkdir(parents=True, exist_ok=True)
-        runs.save_checkpoint(work, step, {**runs.weights_to_arrays("model", net.get_weights()), **opt.state()}, keep=2)
-        runs.write_json(work / "history.json", history)
+        checkpoints.save(step, {**net.get_weights().to_arrays("model"), **opt.state()}, keep=2)
+        write_json(work / "history.json", history)
 
     def evaluate():
         r = evaluate_log_perplexity(net, ds.eval or ds.train[:256], max_length=config.max_length)
@@ -213,5 +231,5 @@ def pretrain(inputs, output, config: PretrainConfig, *, resume: bool = False, fo
     write_note_rnn_bundle(output, net.get_weights(), desc)
     result = PretrainResult(str(output), step, interrupted, events_done / train_seconds if train_seconds else 0.0,
                             history[-1], history, ds.summary(), time.time() - t_start)
-    runs.write_json(work / "result.json", result.to_dict())
+    write_json(work / "result.json", result.to_dict())
     return result

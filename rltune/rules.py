@@ -27,6 +27,7 @@ to r_MT, times its weight.
 from __future__ import annotations
 
 import importlib
+import math
 import importlib.util
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -101,7 +102,7 @@ class _Context:
     tonic_or_third: np.ndarray
 
 
-def _context(key, rules) -> _Context:
+def context(key, rules) -> _Context:
     k = as_key(key)
     return _Context(k, rule_indices(rules), k.in_key, k.tonic_mask | k.fifth_mask, k.tonic_mask | k.third_mask)
 
@@ -265,7 +266,7 @@ def reward_terms(compositions, key="C", rules="paper") -> np.ndarray:
     comps = np.asarray(compositions, dtype=np.int64)
     if comps.ndim != 2:
         raise RLTuneError("compositions must be an int array [N, T]")
-    ctx = _context(key, rules)
+    ctx = context(key, rules)
     n, length = comps.shape
     state = LeapState(n)
     out = np.zeros((n, length, len(TERMS)))
@@ -313,7 +314,7 @@ class Rules:
     user_rules: list[tuple[str, UserRule]] = field(default_factory=list)
 
     def __post_init__(self):
-        self._ctx = _context(self.key, self.rules)
+        self._ctx = context(self.key, self.rules)
         names = list(TERMS) + [name for name, _ in self.user_rules]
         unknown = set(self.weights) - set(names)
         if unknown:
@@ -360,4 +361,6 @@ def parse_weights(items) -> dict[str, float]:
             out[name.strip()] = float(value)
         except ValueError:
             raise RLTuneError(f"--rule-weight {item!r} must look like repeating=0.5") from None
+        if not math.isfinite(out[name.strip()]):
+            raise RLTuneError(f"--rule-weight {item!r}: the weight must be a finite number")
     return out

@@ -29,7 +29,7 @@ def main():
     from rltune.data import load_dataset
     from rltune.note_rnn import NoteRNN, random_weights
     from rltune.optim import Adam
-    from rltune.pretraining import _Batches, pad
+    from rltune.pretraining import Batches, pad
 
     ds = load_dataset(args.dataset)
     mels = [m[:513] for m in ds.train if len(m) >= 2]
@@ -47,7 +47,7 @@ def main():
         return loss
 
     rng = np.random.default_rng(0)
-    bucketed = _Batches(mels, 64, 512, rng)
+    bucketed = Batches(mels, 64, 512, rng)
 
     def random_batch():
         return pad([mels[i] for i in rng.integers(0, len(mels), 64)])

@@ -3,8 +3,8 @@ import json
 
 import numpy as np
 
-from cli_helpers import assert_user_error, invoke
-from conftest import assert_clean_error, run_cli
+from helpers import assert_user_error, invoke
+from helpers import assert_clean_error, run_cli
 
 
 def test_unpack_writes_checkpoint_metagraph_and_json(fixture_bundle, tmp_path):

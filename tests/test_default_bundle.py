@@ -6,7 +6,7 @@ held out (music21 corpus, Magenta's basic_rnn pipeline); the bundle never traine
 import numpy as np
 
 import rltune
-from conftest import ROOT
+from helpers import ROOT
 from rltune.pretraining import evaluate_log_perplexity
 
 DEFAULT = ROOT / "bundles" / "default_note_rnn.mag"

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from cli_helpers import assert_user_error, invoke
+from helpers import assert_user_error, invoke
 
 KEYS = ["notes_excessively_repeated", "notes_not_in_key", "autocorrelation_lag1", "autocorrelation_lag2",
         "autocorrelation_lag3", "leaps_resolved", "starting_with_tonic", "unique_max_note", "unique_min_note",

@@ -5,29 +5,35 @@ import numpy as np
 import pytest
 
 import rltune
-from cli_helpers import assert_user_error, invoke
-from test_train import TINY
+from helpers import assert_user_error, invoke, tiny
+
+
+class _Runs(dict):
+    """Tiny runs in key G, trained the first time a test asks for an algorithm."""
+
+    def __init__(self, base):
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, algo):
+        from helpers import FIXTURE_BUNDLE
+        r = invoke("train", "--bundle", FIXTURE_BUNDLE, "-o", self.base / algo, "--algo", algo, *tiny(4096), "--key", "G")
+        assert r.exit_code == 0, r.output + r.stderr
+        self[algo] = self.base / algo
+        return self[algo]
 
 
 @pytest.fixture(scope="module")
 def trained_runs(tmp_path_factory):
-    from conftest import need_fixtures, FIXTURES
-    need_fixtures()
-    base = tmp_path_factory.mktemp("runs")
-    out = {}
-    for algo in ("q", "psi", "g", "rl-only"):
-        r = invoke("train", "--bundle", FIXTURES / "magenta" / "basic_rnn_essen_100.mag", "-o", base / algo,
-                   "--algo", algo, *TINY[:1], 4096, *TINY[2:], "--key", "G")
-        assert r.exit_code == 0, r.output + r.stderr
-        out[algo] = base / algo
-    return out
+    return _Runs(tmp_path_factory.mktemp("runs"))
 
 
 def _melodies(fixtures):
     return np.load(fixtures / "magenta" / "basic_rnn_essen_100.golden.npz")["melodies"]
 
 
-@pytest.mark.parametrize("algo", ["q", "psi", "g", "rl-only"])
+@pytest.mark.parametrize("algo", ["q", pytest.param("psi", marks=pytest.mark.slow), "g",
+                                  pytest.param("rl-only", marks=pytest.mark.slow)])
 def test_round_trip_gives_the_policy(trained_runs, fixtures, tmp_path, algo):
     out = tmp_path / f"{algo}.mag"
     r = invoke("export", trained_runs[algo], "-o", out)
@@ -45,8 +51,8 @@ def test_round_trip_gives_the_policy(trained_runs, fixtures, tmp_path, algo):
 
 
 def test_export_a_chosen_step_and_note_rnns(trained_runs, fixtures, tmp_path):
-    from rltune import runs
-    steps = runs.checkpoint_steps(trained_runs["q"])
+    from rltune.runs import Run
+    steps = Run.open(trained_runs["q"]).checkpoints.steps()
     assert invoke("export", trained_runs["q"], "-o", tmp_path / "first.mag", "--step", steps[0]).exit_code == 0
     mel = _melodies(fixtures)[:2]
     first = rltune.load_policy(tmp_path / "first.mag").probabilities(mel)
@@ -80,6 +86,8 @@ def test_bad_inputs(trained_runs, tmp_path):
     empty_run = tmp_path / "empty_run"
     empty_run.mkdir()
     (empty_run / "run.json").write_text(json.dumps({"algorithm": "q"}))
+    assert_user_error(invoke("export", empty_run, "-o", tmp_path / "x.mag"), "no config.toml")
+    (empty_run / "config.toml").write_text('algo = "q"\n')
     assert_user_error(invoke("export", empty_run, "-o", tmp_path / "x.mag"), "no checkpoint")
     assert_user_error(invoke("export", trained_runs["q"], "-o", tmp_path / "x.mag", "--step", 123), "no checkpoint at step 123")
     existing = tmp_path / "exists.mag"

@@ -4,7 +4,7 @@ import hashlib
 import pretty_midi
 import pytest
 
-from cli_helpers import assert_user_error, invoke
+from helpers import assert_user_error, invoke
 
 
 def _digest(folder):

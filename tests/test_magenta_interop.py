@@ -2,27 +2,29 @@
 import subprocess
 
 import numpy as np
+import pytest
 
 import rltune
-from conftest import FIXTURES, SHARED
+from helpers import FIXTURES, ORACLE
 
 
 def magenta_softmax(venv, bundle, melodies, tmp_path):
     np.savez(tmp_path / "melodies.npz", melodies=melodies)
     out = tmp_path / "magenta_softmax.npz"
-    p = subprocess.run([str(venv / "bin" / "python"), str(SHARED / "magenta-oracle" / "magenta_softmax.py"),
+    p = subprocess.run([str(venv / "bin" / "python"), str(ORACLE / "magenta_softmax.py"),
                         str(bundle), str(out), str(tmp_path / "melodies.npz")], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     return np.load(out)["softmax"]
 
 
 def magenta_generate(venv, bundle, out_dir):
-    p = subprocess.run(["bash", str(SHARED / "magenta-oracle" / "magenta_generate.sh"), str(bundle), str(out_dir), str(venv)],
+    p = subprocess.run(["bash", str(ORACLE / "magenta_generate.sh"), str(bundle), str(out_dir), str(venv)],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     return sorted(out_dir.glob("*.mid"))
 
 
+@pytest.mark.slow
 def test_written_bundle_runs_in_magenta(magenta_venv, tmp_path):
     """A Note RNN written by rltune's bundle writer: Magenta generates from it and gives our probabilities."""
     from rltune.checkpoint import load_weights
@@ -39,15 +41,16 @@ def test_written_bundle_runs_in_magenta(magenta_venv, tmp_path):
     assert load_weights(bundle).weights.layer_sizes == [24, 16]
 
 
+@pytest.mark.slow
 def test_exported_policies_run_in_magenta(magenta_venv, tmp_path):
     """Each algorithm's exported bundle: Magenta generates MIDI and computes rltune's policy."""
-    from cli_helpers import invoke
-    from test_train import TINY
+    from helpers import invoke
+    from helpers import tiny
     melodies = np.load(FIXTURES / "magenta" / "basic_rnn_essen_100.golden.npz")["melodies"][:4, :24]
     for algo in ("q", "psi", "g"):
         run = tmp_path / algo
         r = invoke("train", "--bundle", FIXTURES / "magenta" / "basic_rnn_essen_100.mag", "-o", run, "--algo", algo,
-                   *TINY[:1], 4096, *TINY[2:])
+                   *tiny(4096))
         assert r.exit_code == 0, r.stderr
         bundle = tmp_path / f"{algo}.mag"
         assert rltune_export(run, bundle).exit_code == 0
@@ -57,8 +60,9 @@ def test_exported_policies_run_in_magenta(magenta_venv, tmp_path):
         assert np.abs(ours - theirs).max() < 1e-5, algo
 
 
+@pytest.mark.slow
 def test_pretrained_bundle_runs_in_magenta(magenta_venv, tmp_path):
-    from cli_helpers import invoke
+    from helpers import invoke
     out = tmp_path / "pre.mag"
     r = invoke("pretrain", FIXTURES / "midi" / "essen_altdeu10_3.mid", "-o", out, "--layers", "20",
                "--steps", 5, "--batch-size", 2)
@@ -69,5 +73,5 @@ def test_pretrained_bundle_runs_in_magenta(magenta_venv, tmp_path):
 
 
 def rltune_export(run, bundle):
-    from cli_helpers import invoke
+    from helpers import invoke
     return invoke("export", run, "-o", bundle)

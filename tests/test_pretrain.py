@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cli_helpers import assert_user_error, invoke
+from helpers import assert_user_error, invoke
 
 ABC = """X:1
 T:Little test tune
@@ -32,6 +32,7 @@ def corpus_dir(fixtures, tmp_path):
     return d
 
 
+@pytest.mark.slow
 def test_small_run_writes_a_loadable_bundle(corpus_dir, tmp_path):
     pytest.importorskip("music21")
     out = tmp_path / "model.mag"

@@ -6,9 +6,9 @@ from rltune.algorithms.base import Algorithm, logsumexp
 
 class GLearning(Algorithm):
     name = "g"
+    summary = "G-learning: the prior in the target and the policy"
     reward_uses_log_p = False
     policy_adds_prior = True
-    needs_prior_at_next_state = True
 
     @staticmethod
     def target(next_values, next_log_prior):

@@ -4,6 +4,7 @@ from rltune.algorithms.base import Algorithm, logsumexp
 
 class PsiLearning(Algorithm):
     name = "psi"
+    summary = "Psi-learning (KL control): target logsumexp Psi'"
 
     @staticmethod
     def target(next_values, next_log_prior=None):

@@ -5,4 +5,5 @@ from rltune.algorithms.q import QLearning
 
 class RLOnly(QLearning):
     name = "rl-only"
+    summary = "Q-learning on the music-theory reward alone"
     reward_uses_log_p = False
