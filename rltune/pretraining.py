@@ -116,15 +116,13 @@ def _eval_fn(net):
 def pretrain(inputs, output, config: PretrainConfig, *, resume: bool = False, force: bool = False,
              work_dir=None, reporter=None, description: str | None = None) -> PretrainResult:
     """Build the dataset, train, and write ``output`` (.mag). ``reporter`` gets progress events."""
-    from rltune._tf import tf
-    from rltune.runs import CheckpointDir, write_json
-    from rltune.outputs import check_writable
-    from rltune.data import build_dataset, load_dataset, save_dataset
+    from rltune._tf import use_one_thread_per_op
     from rltune.magenta_graph import write_note_rnn_bundle
-    from rltune.note_rnn import NoteRNN, NoteRNNWeights, random_weights
-    from rltune.optim import Adam
+    from rltune.outputs import check_writable
+    from rltune.runs import write_json
 
     config.validate()
+    use_one_thread_per_op()
     output = Path(output)
     if output.suffix != ".mag":
         raise RLTuneError(f"the output {output} must end in .mag")
@@ -134,102 +132,128 @@ def pretrain(inputs, output, config: PretrainConfig, *, resume: bool = False, fo
     work = Path(work_dir) if work_dir else work_dir_for(output)
     report = reporter or (lambda kind, **kw: None)
     t_start = time.time()
+    ds = _dataset(inputs, config, work, resume, report)
+    trainer = Pretrainer(ds, config, work, resume, report)
+    trainer.train()
+    last = trainer.history[-1]
+    desc = description or (f"rltune pretrain: basic_rnn {trainer.net.layer_sizes}, {trainer.step} steps, batch "
+                           f"{config.batch_size}, {ds.summary()['train_melodies']} training melodies; held-out "
+                           f"log-perplexity {last['log_perplexity']:.4f}, accuracy {last['accuracy']:.4f}")
+    write_note_rnn_bundle(output, trainer.net.get_weights(), desc)
+    result = PretrainResult(str(output), trainer.step, trainer.interrupted, trainer.events_per_s(), last,
+                            trainer.history, ds.summary(), time.time() - t_start)
+    write_json(work / "result.json", result.to_dict())
+    return result
 
-    ds_cache = work / "dataset.npz"
-    if resume and ds_cache.exists():
-        ds = load_dataset(ds_cache)
+
+def _dataset(inputs, config: PretrainConfig, work: Path, resume: bool, report):
+    """The work folder's cached dataset when resuming, else one built from ``inputs``."""
+    from rltune.data import build_dataset, find_music_files, load_dataset, save_dataset
+    cache = work / "dataset.npz"
+    if resume and cache.exists():
+        ds = load_dataset(cache)
     else:
         if not inputs:
             raise RLTuneError("give at least one input file or folder")
-        from rltune.data import find_music_files
-        n_files = len(find_music_files(inputs))
-        report("dataset_start", files=n_files)
+        report("dataset_start", files=len(find_music_files(inputs)))
         ds = build_dataset(inputs, config.eval_ratio, config.seed, progress=lambda: report("file_done"))
         work.mkdir(parents=True, exist_ok=True)
-        save_dataset(ds, ds_cache)
+        save_dataset(ds, cache)
     report("dataset", summary=ds.summary())
+    return ds
 
-    rng = np.random.default_rng(config.seed)
-    state_arrays, step = None, 0
-    checkpoints = CheckpointDir(work / "checkpoints")
-    if resume and checkpoints.steps():
-        step, state_arrays = checkpoints.load(what="pretraining work folder")
-        weights = NoteRNNWeights.from_arrays("model", state_arrays)
-        if weights.layer_sizes != config.layers:
+
+class Pretrainer:
+    """Teacher-forced training of a Note RNN, with checkpoints and evaluations in a work folder."""
+
+    def __init__(self, ds, config: PretrainConfig, work: Path, resume: bool, report):
+        from rltune._tf import tf
+        from rltune.note_rnn import NoteRNN, NoteRNNWeights, random_weights
+        from rltune.optim import Adam
+        from rltune.runs import CheckpointDir
+        self.ds, self.config, self.work, self.report = ds, config, work, report
+        self.checkpoints = CheckpointDir(work / "checkpoints")
+        self.step, arrays = 0, None
+        if resume and self.checkpoints.steps():
+            self.step, arrays = self.checkpoints.load(what="pretraining work folder")
+            weights = NoteRNNWeights.from_arrays("model", arrays)
             config.layers = weights.layer_sizes
-    else:
-        weights = random_weights(config.layers, seed=config.seed)
-    net = NoteRNN(weights, name="note_rnn", trainable=True)
-    opt = Adam(net.weight_variables, config.learning_rate, clip_norm=config.clip_norm, clip="global")
-    if state_arrays is not None:
-        opt.load_state(state_arrays)
-    batches = Batches(ds.train, config.batch_size, config.max_length, rng)
+        else:
+            weights = random_weights(config.layers, seed=config.seed)
+        self.net = NoteRNN(weights, name="note_rnn", trainable=True)
+        self.opt = Adam(self.net.weight_variables, config.learning_rate, clip_norm=config.clip_norm, clip="global")
+        if arrays is not None:
+            self.opt.load_state(arrays)
+        self.batches = Batches(ds.train, config.batch_size, config.max_length, np.random.default_rng(config.seed))
+        self.writer = tf.summary.create_file_writer(str(work / "tb"))
+        history = work / "history.json"
+        self.history = json.loads(history.read_text()) if resume and history.exists() else []
+        self.events, self.seconds, self.interrupted = 0, 0.0, False
+        self._train_step = tf.function(self._train_step_eager, reduce_retracing=True)
 
-    @tf.function(reduce_retracing=True)
-    def train_step(x, y, mask):
+    def _train_step_eager(self, x, y, mask):
+        from rltune._tf import tf
         with tf.GradientTape() as tape:
-            logits = net.sequence_logits(x, dropout=config.dropout, training=True)
+            logits = self.net.sequence_logits(x, dropout=self.config.dropout, training=True)
             ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
             loss = tf.reduce_sum(ce * mask) / tf.reduce_sum(mask)
-        grads = tape.gradient(loss, net.weight_variables)
-        opt.apply(grads)
+        self.opt.apply(tape.gradient(loss, self.net.weight_variables))
         correct = tf.cast(tf.equal(tf.cast(tf.argmax(logits, -1), tf.int32), y), tf.float32)
         return loss, tf.reduce_sum(correct * mask) / tf.reduce_sum(mask)
 
-    writer = tf.summary.create_file_writer(str(work / "tb"))
-    history = json.loads((work / "history.json").read_text()) if resume and (work / "history.json").exists() else []
-    events_done, train_seconds, interrupted = 0, 0.0, False
+    def train(self):
+        """Steps until ``config.steps``; Ctrl-C (or SIGTERM) stops and keeps what was trained."""
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            self.report("train_start", step=self.step, steps=self.config.steps)
+            while self.step < self.config.steps:
+                self.train_one_batch()
+                if self.step % self.config.eval_every == 0 or self.step == self.config.steps:
+                    self.evaluate()
+                    self.save()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.report("interrupted", step=self.step)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        if not self.history or self.history[-1]["step"] != self.step:
+            self.evaluate()
+        self.save()
 
-    def save():
-        work.mkdir(parents=True, exist_ok=True)
-        checkpoints.save(step, {**net.get_weights().to_arrays("model"), **opt.state()}, keep=2)
-        write_json(work / "history.json", history)
+    def train_one_batch(self):
+        from rltune._tf import tf
+        x, y, mask = self.batches()
+        t0 = time.perf_counter()
+        loss, acc = self._train_step(tf.constant(x), tf.constant(y), tf.constant(mask))
+        loss, acc = float(loss), float(acc)
+        if self.step > 0 or not self.history:  # the first call traces; keep it out of the speed figure
+            self.seconds += time.perf_counter() - t0
+            self.events += int(mask.sum())
+        self.step += 1
+        if not np.isfinite(loss):
+            raise RLTuneError(f"the loss became {loss} at step {self.step}; try a lower --learning-rate")
+        with self.writer.as_default():
+            tf.summary.scalar("train/loss", loss, step=self.step)
+            tf.summary.scalar("train/accuracy", acc, step=self.step)
+        self.report("step", step=self.step, loss=loss, accuracy=acc, perplexity=float(np.exp(loss)))
 
-    def evaluate():
-        r = evaluate_log_perplexity(net, ds.eval or ds.train[:256], max_length=config.max_length)
-        r["step"] = step
-        history.append(r)
-        with writer.as_default():
-            tf.summary.scalar("eval/log_perplexity", r["log_perplexity"], step=step)
-            tf.summary.scalar("eval/accuracy", r["accuracy"], step=step)
-        report("eval", **r)
+    def evaluate(self) -> dict:
+        from rltune._tf import tf
+        r = evaluate_log_perplexity(self.net, self.ds.eval or self.ds.train[:256], max_length=self.config.max_length)
+        r["step"] = self.step
+        self.history.append(r)
+        with self.writer.as_default():
+            tf.summary.scalar("eval/log_perplexity", r["log_perplexity"], step=self.step)
+            tf.summary.scalar("eval/accuracy", r["accuracy"], step=self.step)
+        self.report("eval", **r)
         return r
 
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        report("train_start", step=step, steps=config.steps)
-        while step < config.steps:
-            x, y, mask = batches()
-            t0 = time.perf_counter()
-            loss, acc = train_step(tf.constant(x), tf.constant(y), tf.constant(mask))
-            loss, acc = float(loss), float(acc)
-            if step > 0 or not history:  # the first call traces; keep it out of the speed figure
-                train_seconds += time.perf_counter() - t0
-                events_done += int(mask.sum())
-            step += 1
-            if not np.isfinite(loss):
-                raise RLTuneError(f"the loss became {loss} at step {step}; try a lower --learning-rate")
-            with writer.as_default():
-                tf.summary.scalar("train/loss", loss, step=step)
-                tf.summary.scalar("train/accuracy", acc, step=step)
-            report("step", step=step, loss=loss, accuracy=acc, perplexity=float(np.exp(loss)))
-            if step % config.eval_every == 0 or step == config.steps:
-                evaluate()
-                save()
-    except KeyboardInterrupt:
-        interrupted = True
-        report("interrupted", step=step)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    if not history or history[-1]["step"] != step:
-        evaluate()
-    save()
-    desc = description or (f"rltune pretrain: basic_rnn {net.layer_sizes}, {step} steps, batch {config.batch_size}, "
-                           f"{ds.summary()['train_melodies']} training melodies; held-out log-perplexity "
-                           f"{history[-1]['log_perplexity']:.4f}, accuracy {history[-1]['accuracy']:.4f}")
-    write_note_rnn_bundle(output, net.get_weights(), desc)
-    result = PretrainResult(str(output), step, interrupted, events_done / train_seconds if train_seconds else 0.0,
-                            history[-1], history, ds.summary(), time.time() - t_start)
-    write_json(work / "result.json", result.to_dict())
-    return result
+    def save(self):
+        from rltune.runs import write_json
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.checkpoints.save(self.step, {**self.net.get_weights().to_arrays("model"), **self.opt.state()}, keep=2)
+        write_json(self.work / "history.json", self.history)
+
+    def events_per_s(self) -> float:
+        """Real (unpadded) training events per second of training computation."""
+        return self.events / self.seconds if self.seconds else 0.0

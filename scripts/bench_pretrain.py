@@ -1,72 +1,102 @@
-"""Pretraining speed of `rltune pretrain` (events per second), next to Magenta's.
+"""Pretraining speed of `rltune pretrain` (real training events per second), optionally
+side by side with Magenta's `melody_rnn_train` on the same melodies.
 
-Uses the dataset cached by scripts/build_default_bundle.py (Essen + Ryan's
-Mammoth melodies, Magenta's basic_rnn pipeline), basic_rnn [100], batch 64.
-Prints our training events/s with length-bucketed batches (what
-`rltune pretrain` does) and with random batches padded to their longest
-melody (what Magenta's `get_padded_batch` does), and the same figure for
-Magenta's `melody_rnn_train`, measured on this 2-core machine at about 2.8
-steps per second at this batch and layer size on the same Essen melodies.
+    python scripts/bench_pretrain.py [--steps 60] [--against-magenta]
 
-    python scripts/bench_pretrain.py [--steps 200]
+The melodies: the first 40 tunes of O'Neill's 1850 collection in music21's
+public-domain corpus that music21 writes as MIDI, through rltune's basic_rnn
+pipeline (Magenta's MelodyExtractor settings); the melodies kept are written
+back as monophonic MIDI files, so that Magenta's own pipeline
+(`convert_dir_to_note_sequences`, `melody_rnn_create_dataset --config=basic_rnn`)
+keeps exactly the same melodies. Both train basic_rnn [100] with batch 64 and no
+held-out split. A real event is one (input, label) pair of a melody, padding
+excluded: steps/s x 64 x the mean events per melody for Magenta, counted per
+batch for rltune. `--against-magenta` needs the oracle venv
+(`../shared/magenta-oracle/setup.sh`). Prints `events_per_s=N` (rltune) last,
+after `magenta_events_per_s=` and `ratio=` with --against-magenta.
 """
 import argparse
-import time
+import os
+import re
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-MAGENTA_STEPS_PER_S = 2.8  # melody_rnn_train --config=basic_rnn, rnn_layer_sizes=[100], batch 64, here
+VENV = Path(os.environ.get("MAGENTA_VENV", Path.home() / ".cache" / "rltune-magenta-venv"))
+
+
+def oneills_melodies(work: Path, tunes: int = 40):
+    """(folder of monophonic MIDI files, melodies as event arrays)."""
+    from music21 import converter, corpus
+
+    from rltune.data import build_dataset
+    from rltune.melodies import events_to_sequence, write_midi
+    raw, mono = work / "raw", work / "melodies"
+    raw.mkdir()
+    mono.mkdir()
+    path = next(p for p in corpus.getPaths() if str(p).endswith("oneills1850/0001-0050.abc"))
+    written = 0
+    for i, score in enumerate(converter.parse(str(path), format="abc").scores):
+        if written == tunes:
+            break
+        try:
+            score.write("midi", fp=str(raw / f"tune_{i + 1:02d}.mid"))
+            written += 1
+        except Exception:  # noqa: BLE001 - music21 cannot write some tunes; take the next
+            continue
+    melodies = build_dataset([raw], 0.0, 0).train
+    for i, m in enumerate(melodies):
+        write_midi(events_to_sequence(m), mono / f"melody_{i:02d}.mid")
+    return mono, melodies
+
+
+def rltune_events_per_s(folder: Path, steps: int, work: Path) -> float:
+    from rltune.config import PretrainConfig
+    from rltune.pretraining import pretrain
+    cfg = PretrainConfig(layers=[100], batch_size=64, steps=steps, eval_ratio=0.0, eval_every=steps)
+    return pretrain([folder], work / "rltune.mag", cfg, work_dir=work / "rltune.work").train_events_per_s
+
+
+def magenta_steps_per_s(folder: Path, steps: int, work: Path) -> tuple[float, int]:
+    """Magenta's global_step/sec (mean of its reports after the first) and the melodies it kept."""
+    b = VENV / "bin"
+    run = lambda *a: subprocess.run([str(x) for x in a], capture_output=True, text=True, check=True, timeout=1800)
+    run(b / "convert_dir_to_note_sequences", f"--input_dir={folder}", f"--output_file={work / 'notes.tfrecord'}")
+    made = run(b / "melody_rnn_create_dataset", "--config=basic_rnn", f"--input={work / 'notes.tfrecord'}",
+               f"--output_dir={work / 'seqex'}", "--eval_ratio=0.0")
+    kept = int(re.findall(r"training_melodies_count: (\d+)", made.stderr)[-1])
+    log = run(b / "melody_rnn_train", "--config=basic_rnn", f"--run_dir={work / 'run'}",
+              f"--sequence_example_file={work / 'seqex' / 'training_melodies.tfrecord'}",
+              "--hparams=batch_size=64,rnn_layer_sizes=[100]", f"--num_training_steps={steps}").stderr
+    rates = [float(x) for x in re.findall(r"global_step/sec: ([\d.]+)", log)]
+    return float(np.mean(rates[1:] or rates)), kept
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--dataset", default=str(ROOT / "build" / "default_note_rnn.pretrain" / "dataset.npz"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--against-magenta", action="store_true")
     args = ap.parse_args()
-    from rltune._tf import tf
-    from rltune.data import load_dataset
-    from rltune.note_rnn import NoteRNN, random_weights
-    from rltune.optim import Adam
-    from rltune.pretraining import Batches, pad
-
-    ds = load_dataset(args.dataset)
-    mels = [m[:513] for m in ds.train if len(m) >= 2]
-    mean_events = float(np.mean([len(m) - 1 for m in mels]))
-    net = NoteRNN(random_weights([100]), trainable=True)
-    opt = Adam(net.weight_variables, 1e-3, clip_norm=5.0, clip="global")
-
-    @tf.function(reduce_retracing=True)
-    def step(x, y, mask):
-        with tf.GradientTape() as tape:
-            logits = net.sequence_logits(x)
-            ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-            loss = tf.reduce_sum(ce * mask) / tf.reduce_sum(mask)
-        opt.apply(tape.gradient(loss, net.weight_variables))
-        return loss
-
-    rng = np.random.default_rng(0)
-    bucketed = Batches(mels, 64, 512, rng)
-
-    def random_batch():
-        return pad([mels[i] for i in rng.integers(0, len(mels), 64)])
-
-    results = {}
-    for name, make in (("bucketed", bucketed), ("random", random_batch)):
-        for _ in range(5):
-            step(*map(tf.constant, make()))
-        events, t0 = 0, time.perf_counter()
-        for _ in range(args.steps):
-            x, y, mask = make()
-            step(tf.constant(x), tf.constant(y), tf.constant(mask))
-            events += int(mask.sum())
-        dt = time.perf_counter() - t0
-        results[name] = (events / dt, args.steps / dt)
-        print(f"rltune {name:8s} batches: {events / dt:,.0f} events/s, {args.steps / dt:.2f} steps/s")
-    magenta = MAGENTA_STEPS_PER_S * 64 * mean_events
-    print(f"magenta melody_rnn_train: {MAGENTA_STEPS_PER_S} steps/s x 64 x {mean_events:.1f} mean events = {magenta:,.0f} events/s")
-    print(f"speedup_bucketed={results['bucketed'][0] / magenta:.1f}x speedup_random_batches={results['random'][0] / magenta:.1f}x")
+    with tempfile.TemporaryDirectory(prefix="rltune-bench-") as d:
+        work = Path(d)
+        folder, melodies = oneills_melodies(work)
+        mean_events = float(np.mean([len(m) - 1 for m in melodies]))
+        print(f"melodies={len(melodies)} mean_events_per_melody={mean_events:.1f}")
+        ours = rltune_events_per_s(folder, args.steps, work)
+        print(f"rltune: {ours:,.0f} events/s ({ours / 64 / mean_events:.2f} steps/s)")
+        if args.against_magenta:
+            if not (VENV / "bin" / "melody_rnn_train").exists():
+                sys.exit(f"the Magenta oracle venv is not at {VENV} (../shared/magenta-oracle/setup.sh)")
+            rate, kept = magenta_steps_per_s(folder, args.steps, work / "magenta")
+            theirs = rate * 64 * mean_events
+            print(f"magenta: {rate:.2f} steps/s x 64 x {mean_events:.1f} events ({kept} melodies kept)")
+            print(f"magenta_events_per_s={theirs:.0f}")
+            print(f"ratio={ours / theirs:.2f}")
+        print(f"events_per_s={ours:.0f}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=6000)
-    ap.add_argument("--output", default=str(ROOT / "bundles" / "default_note_rnn.mag"))
+    ap.add_argument("--output", default=str(ROOT / "rltune" / "bundles" / "default_note_rnn.mag"))
     ap.add_argument("--work-dir", default=str(ROOT / "build" / "default_note_rnn.pretrain"))
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args()
