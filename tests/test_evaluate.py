@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from helpers import assert_user_error, invoke
+from helpers import FIXTURES, assert_user_error, invoke, tiny
 
 KEYS = ["notes_excessively_repeated", "notes_not_in_key", "autocorrelation_lag1", "autocorrelation_lag2",
         "autocorrelation_lag3", "leaps_resolved", "starting_with_tonic", "unique_max_note", "unique_min_note",
@@ -61,3 +61,24 @@ def test_bad_inputs(fixture_bundle, tmp_path):
     empty = tmp_path / "nomidi"
     empty.mkdir()
     assert_user_error(invoke("evaluate", "--midi", empty), "no melodies")
+    mid = FIXTURES / "midi" / "essen_altdeu10_3.mid"
+    assert_user_error(invoke("evaluate", mid, "-n", 10), "is a MIDI file, not a model")
+    assert_user_error(invoke("evaluate", fixture_bundle, "-n", 10, "--reward-model", tmp_path / "nope.mag"), "not found")
+
+
+def test_log_p_of_an_exported_policy_is_scored_as_its_run(fixture_bundle, tmp_path):
+    """A Q bundle carries the Reward RNN it was tuned against: evaluate gives the run's log p, not the
+    bundle's own; a plain Note RNN is labelled as scored under itself; --reward-model overrides."""
+    from rltune.evaluation import evaluate_model
+    run = tmp_path / "q"
+    assert invoke("train", "--bundle", fixture_bundle, "-o", run, *tiny(4096), "--reward-scaler", "5").exit_code == 0
+    assert invoke("export", run, "-o", tmp_path / "q.mag").exit_code == 0
+    of_run = evaluate_model(run, num_compositions=500, seed=3)
+    of_bundle = evaluate_model(tmp_path / "q.mag", num_compositions=500, seed=3)
+    assert (of_run["compositions"] == of_bundle["compositions"]).all()
+    assert of_bundle["rows"]["mean_log_p"] == pytest.approx(of_run["rows"]["mean_log_p"], abs=1e-6)
+    assert of_bundle["scored_by"] == "the Reward RNN"
+    itself = evaluate_model(tmp_path / "q.mag", num_compositions=500, seed=3, reward_model=tmp_path / "q.mag")
+    assert abs(itself["rows"]["mean_log_p"] - of_run["rows"]["mean_log_p"]) > 0.01
+    r = invoke("evaluate", fixture_bundle, "-n", 200)
+    assert "(under itself)" in r.stdout

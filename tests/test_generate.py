@@ -83,6 +83,18 @@ def test_malformed_primer_melody(fixture_bundle, tmp_path, melody):
     assert not list(tmp_path.glob("o/*.mid"))
 
 
+@pytest.mark.parametrize("option, value", [("--temperature", "nan"), ("--temperature", "inf"), ("--temperature", "0"),
+                                           ("--qpm", "nan"), ("--qpm", "-1")])
+def test_nonsense_numbers_are_refused(fixture_bundle, tmp_path, option, value):
+    assert_user_error(invoke("generate", "--bundle", fixture_bundle, option, value, "-o", tmp_path / "g"), option)
+    assert not (tmp_path / "g").exists()
+
+
+def test_primer_folder_is_named(fixture_bundle, tmp_path):
+    assert_user_error(invoke("generate", "--bundle", fixture_bundle, "--primer-midi", tmp_path, "-o", tmp_path / "g"),
+                      "is a folder")
+
+
 @pytest.mark.parametrize("steps", [0, -5])
 def test_non_positive_num_steps(fixture_bundle, tmp_path, steps):
     assert_user_error(invoke("generate", "--bundle", fixture_bundle, "--num-steps", steps, "-o", tmp_path), "--num-steps")

@@ -102,3 +102,11 @@ def test_unwritable_output(fixtures, tmp_path):
 def test_bad_layer_sizes(fixtures, tmp_path, layers):
     r = invoke("pretrain", fixtures / "midi" / "essen_altdeu10_3.mid", "-o", tmp_path / "m.mag", "--layers", layers)
     assert_user_error(r, "--layers")
+
+
+@pytest.mark.parametrize("option, value", [("--learning-rate", "nan"), ("--dropout", "nan"), ("--dropout", "1"),
+                                           ("--eval-ratio", "inf"), ("--batch-size", "0")])
+def test_nonsense_numbers_are_refused(fixtures, tmp_path, option, value):
+    r = invoke("pretrain", fixtures / "midi" / "essen_altdeu10_3.mid", "-o", tmp_path / "m.mag", option, value)
+    assert_user_error(r, option)
+    assert not (tmp_path / "m.mag").exists()
