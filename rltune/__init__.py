@@ -22,6 +22,8 @@ _LAZY = {
     "generate": ("rltune.generation", "generate"),
     "pretrain": ("rltune.pretraining", "pretrain"),
     "train": ("rltune.training", "train"),
+    "resume": ("rltune.training", "resume"),
+    "Run": ("rltune.runs", "Run"),
     "evaluate_model": ("rltune.evaluation", "evaluate_model"),
     "evaluate_midi": ("rltune.evaluation", "evaluate_midi"),
     "TrainConfig": ("rltune.config", "TrainConfig"),
