@@ -16,6 +16,8 @@ from typing import List, Optional
 
 import typer
 
+from rltune.config import defaults, option_name
+
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 
@@ -29,7 +31,6 @@ def config_options(cls, exclude: tuple = ()):
         for f in fields(cls):
             if f.name in exclude:
                 continue
-            from rltune.config import defaults, option_name
             repeat = f.metadata.get("repeat")
             help_text = f.metadata.get("help", "")
             if f.metadata.get("parse"):
