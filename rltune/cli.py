@@ -325,9 +325,12 @@ def train(
                       "nothing to train")
         return
     seg = summary["this_segment"]
-    console.print(f"run [bold]{output}[/]: {summary['env_steps']:,} steps ({seg['end_step'] - seg['start_step']:,} now, "
-                  f"{seg['env_steps_per_s']:,.0f} steps/s; {summary['train_seconds']:.0f} s in all), "
-                  f"{summary['updates']:,} updates")
+    if len(summary["segments"]) == 1:
+        done = f"{summary['env_steps']:,} steps in {seg['seconds']:.0f} s ({seg['env_steps_per_s']:,.0f} steps/s)"
+    else:
+        done = (f"{summary['env_steps']:,} steps in {summary['train_seconds']:.0f} s over {len(summary['segments'])} "
+                f"segments; this one {seg['end_step'] - seg['start_step']:,} steps at {seg['env_steps_per_s']:,.0f} steps/s")
+    console.print(f"run [bold]{output}[/]: {done}, {summary['updates']:,} updates")
     if evaluate_after > 0:
         from rltune.evaluation import evaluate_model
         cfg = TrainConfig(**summary["config"])
