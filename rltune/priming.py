@@ -60,6 +60,12 @@ class Primers:
         elif config.priming == "dataset":
             self.melodies = dataset_melodies(config.primer_dataset, config.key)
 
+    def reseeded(self, rng: np.random.Generator) -> "Primers":
+        """The same primers (files already read) drawing from another random generator."""
+        other = object.__new__(Primers)
+        other.rng, other.melody, other.melodies = rng, self.melody, self.melodies
+        return other
+
     def __call__(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         if self.melody is not None:
             return np.tile(self.melody, (n, 1)), np.full(n, len(self.melody), np.int32)

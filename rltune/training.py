@@ -93,13 +93,15 @@ def evaluate_policy(policy, rules: Rules, n: int, length: int, primers: Primers,
 class Trainer:
     """One training segment of a run: from its counters to ``config.steps`` (or a time limit)."""
 
-    def __init__(self, run: Run, tuner: RLTuner, counters: Counters, callback: Callback | None = None):
+    def __init__(self, run: Run, tuner: RLTuner, counters: Counters, callback: Callback | None = None,
+                 primers: Primers | None = None):
         self.run, self.tuner, self.counters = run, tuner, counters
         self.config = cfg = tuner.config
         self.callback = callback or Callback()
         self.rules = build_rules(cfg)
-        self.primers = Primers(cfg, np.random.default_rng(cfg.seed + counters.env_steps))
-        self.eval_primers = Primers(cfg, np.random.default_rng(cfg.seed + 1))
+        self.primers = (primers or Primers(cfg, np.random.default_rng(0))).reseeded(
+            np.random.default_rng(cfg.seed + counters.env_steps))
+        self.eval_primers = self.primers.reseeded(np.random.default_rng(cfg.seed + 1))
         self.schedule = UpdateSchedule(cfg)
         self.history = run.history()
         self.writer = tf.summary.create_file_writer(str(run.tensorboard_dir))
@@ -230,12 +232,12 @@ def train(model, run_dir, config: TrainConfig, *, force: bool = False, callback:
     Run.check_new(run_dir, force)
     model_path = Path(model) if model else default_bundle()
     weights = load_weights(model_path).weights
-    Primers(config, np.random.default_rng(0))  # primer files read: fail before the folder is touched
+    primers = Primers(config, np.random.default_rng(0))  # primer files read: fail before the folder is touched
     created = not Path(run_dir).exists()
     with Run(run_dir).lock():
         run = Run.create(run_dir, config, model_path, force=force)
         try:
-            return _train_segment(run, RLTuner(config, {"q": weights}), Counters(), callback)
+            return _train_segment(run, RLTuner(config, {"q": weights}), Counters(), callback, primers)
         except RLTuneError:
             run.discard_if_unstarted(created)
             raise
@@ -258,11 +260,11 @@ def resume(run_dir, overrides: dict | None = None, *, step: int | None = None, m
         return _train_segment(run, RLTuner.from_arrays(config, arrays), counters, callback)
 
 
-def _train_segment(run: Run, tuner: RLTuner, counters: Counters, callback) -> dict:
+def _train_segment(run: Run, tuner: RLTuner, counters: Counters, callback, primers: Primers | None = None) -> dict:
     from rltune.melodies import events_to_sequence, write_midi
     from rltune.metrics import table_row_values
     run.start_segment(counters.env_steps)
-    trainer = Trainer(run, tuner, counters, callback)
+    trainer = Trainer(run, tuner, counters, callback, primers)
     final = trainer.train()
     cfg = tuner.config
     run.samples_dir.mkdir(exist_ok=True)
