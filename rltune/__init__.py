@@ -25,7 +25,7 @@ _LAZY = {
     "resume": ("rltune.training", "resume"),
     "Run": ("rltune.runs", "Run"),
     "evaluate_model": ("rltune.evaluation", "evaluate_model"),
-    "evaluate_midi": ("rltune.evaluation", "evaluate_midi"),
+    "evaluate_melodies": ("rltune.evaluation", "evaluate_melodies"),
     "TrainConfig": ("rltune.config", "TrainConfig"),
     "PretrainConfig": ("rltune.config", "PretrainConfig"),
     "unpack_bundle": ("rltune.checkpoint", "unpack_bundle"),

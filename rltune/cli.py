@@ -102,6 +102,7 @@ def generate(
     output: Path = typer.Option(Path("generated"), "-o", "--output", help="Folder for the .mid and .pb files."),
     num_outputs: int = typer.Option(10, "--num-outputs", help="How many melodies."),
     num_steps: int = typer.Option(128, "--num-steps", help="Length of each melody in 16th-note steps, primer included."),
+    primer: Optional[str] = typer.Option(None, "--primer", help='Prime with a MIDI file or a melody in Magenta syntax, e.g. "[60, -2, 62, -1]".'),
     primer_midi: Optional[Path] = typer.Option(None, "--primer-midi", help="Prime with the melody of a MIDI file."),
     primer_melody: Optional[str] = typer.Option(None, "--primer-melody", help='Prime with a melody in Magenta syntax, e.g. "[60, -2, 62, -1]".'),
     temperature: float = typer.Option(1.0, "--temperature", help="Softmax temperature (higher = more random)."),
@@ -110,7 +111,14 @@ def generate(
     plot_probs: bool = typer.Option(False, "--plot-probs", help="Also write a PNG heat map of the note probabilities."),
 ):
     """Generate melodies (MIDI + NoteSequence) from a Note RNN or a tuned run."""
+    from rltune.errors import RLTuneError
     from rltune.generation import generate as run
+    if primer is not None:
+        from rltune.priming import parse_primer
+        if primer_midi or primer_melody:
+            raise RLTuneError("give --primer, or --primer-midi / --primer-melody, not both")
+        kind, value = parse_primer(primer)
+        primer_midi, primer_melody = (value, None) if kind == "midi" else (None, value)
     result = run(_model_path(bundle, checkpoint), output, num_outputs=num_outputs, num_steps=num_steps,
                  temperature=temperature, qpm=qpm, seed=seed, primer_midi=primer_midi,
                  primer_melody=primer_melody, plot_probs=plot_probs)
@@ -186,76 +194,107 @@ def _dataset_table(summary: dict):
 @app.command()
 @handle_errors
 def evaluate(
-    models: List[str] = typer.Argument(None, help="Models: .mag bundles, checkpoints, rltune runs (default: the shipped Note RNN)."),
+    models: List[str] = typer.Argument(None, help="Models (.mag bundles, checkpoints, rltune runs; default: the shipped Note RNN) or compositions: NoteSequence TFRecords (what export --compositions writes), MIDI files or folders. One column each."),
     num_compositions: int = typer.Option(100_000, "--num-compositions", "-n", help="Compositions sampled per model (the paper: 100,000)."),
-    length: int = typer.Option(32, "--length", help="Steps per composition."),
+    length: int = typer.Option(32, "--length", help="Steps per composition (and per window of given melodies)."),
     key: str = typer.Option("C", "--key", help="Key of the statistics (C major is the paper's)."),
     rules: str = typer.Option("paper", "--rules", help="paper (the original's index quirk) or corrected."),
     greedy: bool = typer.Option(False, "--greedy", help="Pick the argmax instead of sampling."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
-    priming: Optional[str] = typer.Option(None, "--priming", help="random-note or midi (with --primer-midi); default: as the model was trained (a run's own priming, else random-note)."),
+    primer: Optional[str] = typer.Option(None, "--primer", help='Prime every composition with a MIDI file or a melody such as "[60, -2, 62]" (default: as the model was trained: a run\'s own priming, else one random note).'),
+    priming: Optional[str] = typer.Option(None, "--priming", help="random-note or midi (with --primer-midi); --primer is the short form."),
     primer_midi: Optional[Path] = typer.Option(None, "--primer-midi", help="MIDI primer for --priming midi."),
-    midi: List[Path] = typer.Option([], "--midi", help="Also evaluate the melodies of this MIDI folder, in windows of --length."),
+    midi: List[Path] = typer.Option([], "--midi", help="Also evaluate the melodies of this MIDI folder (the same as giving it as an input)."),
     reward_model: Optional[Path] = typer.Option(None, "--reward-model", help="Score log p(a|s) with this Note RNN (default: a run's own Reward RNN, the one an exported bundle carries, else the model itself)."),
     step: Optional[int] = typer.Option(None, "--step", help="For runs: evaluate the checkpoint at this step (default: the newest)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the numbers (fractions) as JSON."),
+    require: List[str] = typer.Option([], "--require", help='A condition every column must meet, e.g. "notes_not_in_key<=0.01" (rows as in --json, fractions; repeatable). Exit status 1 when any fails.'),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write the numbers (fractions) as JSON to this file; - writes them to standard output (the table then goes to standard error)."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the numbers as CSV."),
 ):
-    """Print the paper's music-theory table for one or more models, side by side."""
+    """Print the paper's music-theory table for models and compositions, side by side (gates for CI with --require)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rltune.errors import RLTuneError
-    from rltune.evaluation import evaluate_midi, evaluate_model, write_csv, write_json
+    from rltune.evaluation import (check_requirements, evaluate_input, evaluate_melodies, parse_requirement, write_csv,
+                                   write_json)
     from rltune.keys import Key
     from rltune.loading import load_policy
     from rltune.rules import rule_indices
 
     Key.parse(key)
     rule_indices(rules)
+    requirements = [parse_requirement(r) for r in require]
     if num_compositions <= 0:
         raise RLTuneError(f"--num-compositions must be positive, got {num_compositions}")
-    if priming not in (None, "random-note", "midi"):
-        raise RLTuneError("--priming must be random-note or midi")
-    if priming == "midi" and not primer_midi:
-        raise RLTuneError("--priming midi needs --primer-midi")
+    priming, primer_midi, primer_melody = _priming_options(primer, priming, primer_midi)
+    targets = list(models or ([] if midi else [None]))
     results = []
-    targets = list(models or [])
-    if not targets and not midi:
-        targets = [None]
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
         for m in targets:
             task = bar.add_task(str(m or "default bundle"), total=num_compositions)
             model = load_policy(m, step=step, reward_model=reward_model) if step is not None else m
-            results.append(evaluate_model(model, num_compositions=num_compositions, length=length, key=key, rules=rules,
+            results.append(evaluate_input(model, num_compositions=num_compositions, length=length, key=key, rules=rules,
                                           greedy=greedy, seed=seed, priming=priming, primer_midi=primer_midi,
-                                          reward_model=reward_model, progress=lambda n, task=task: bar.advance(task, n)))
+                                          primer_melody=primer_melody, reward_model=reward_model,
+                                          progress=lambda n, task=task: bar.advance(task, n)))
     for folder in midi:
-        results.append(evaluate_midi(folder, length=length, key=key, rules=rules, reward_model=reward_model))
-    _results_table(results, key, rules)
+        results.append(evaluate_melodies(folder, length=length, key=key, rules=rules, reward_model=reward_model))
+    checks = check_requirements(results, requirements)
+    _results_table(results, key, rules, checks, out=err if json_out == "-" else console)
     if json_out:
         write_json(results, json_out)
     if csv_out:
         write_csv(results, csv_out)
+    failed = [c for c in checks if not c["passed"]]
+    if failed:
+        err.print("[bold red]failed:[/] " + "; ".join(
+            f"{c['model']}: {c['row']} = {_fmt(c['value'])} (required {c['op']} {c['limit']:g})" for c in failed),
+            highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
-def _results_table(results, key, rules):
-    from rltune.metrics import FRACTION_ROWS, TABLE_ROWS
+def _fmt(v) -> str:
+    return "n/a" if v is None or v != v else f"{v:.6g}"
+
+
+def _priming_options(primer, priming, primer_midi):
+    """(priming, primer_midi, primer_melody) from --primer or --priming/--primer-midi."""
+    from rltune.errors import RLTuneError
+    from rltune.priming import parse_primer
+    if primer is not None:
+        if priming or primer_midi:
+            raise RLTuneError("give --primer, or --priming with --primer-midi, not both")
+        kind, value = parse_primer(primer)
+        return kind, (value if kind == "midi" else None), (value if kind == "melody" else "")
+    if priming not in (None, "random-note", "midi"):
+        raise RLTuneError("--priming must be random-note or midi")
+    if priming == "midi" and not primer_midi:
+        raise RLTuneError("--priming midi needs --primer-midi")
+    return priming, primer_midi, ""
+
+
+def _results_table(results, key, rules, checks=(), out=None):
+    from rltune.metrics import TABLE_ROWS, format_value
     table = Table(title=f"Music-theory statistics (key {key}, rules {rules})")
     table.add_column("")
     for r in results:
         table.add_column(r["name"], justify="right", overflow="fold")
+    verdicts = {(c["model"], c["row"]): c for c in checks}
     for k, label in TABLE_ROWS:
         cells = []
         for r in results:
-            v = r["rows"].get(k)
-            cell = "n/a" if v is None or v != v else (f"{100 * v:.3f}%" if k in FRACTION_ROWS else f"{v:.4f}")
+            cell = format_value(k, r["rows"].get(k))
             if k == "mean_log_p" and r.get("scored_by") == "itself" and cell != "n/a":
                 cell += " (under itself)"
+            c = verdicts.get((r["name"], k))
+            if c:
+                cell += " [green]pass[/]" if c["passed"] else f" [bold red]FAIL[/] ({c['op']} {c['limit']:g})"
             cells.append(cell)
-        table.add_row(label, *cells)
+        required = any(row == k for _, row in verdicts)
+        table.add_row(f"[bold]{label}[/]" if required else label, *cells)
     table.add_row("Compositions", *[f"{r['num_compositions']:,}" for r in results])
     table.add_row("Seconds", *[f"{r['seconds']:.1f}" for r in results])
-    console.print(table)
+    (out or console).print(table)
 
 
 class _RichTraining:
@@ -298,6 +337,7 @@ def train(
     step: Optional[int] = typer.Option(None, "--step", help="With --resume: continue from the checkpoint at this step."),
     force: bool = typer.Option(False, "--force", help="Replace a run already in --output."),
     evaluate_after: int = typer.Option(0, "--evaluate", help="Afterwards, print the paper's table for the Note RNN and the tuned model over this many compositions each."),
+    primer: Optional[str] = typer.Option(None, "--primer", help='Prime every composition with a MIDI file or a melody such as "[60, -2, 62]" (sets --priming midi or melody).'),
     settings: dict = None,
 ):
     """Tune a Note RNN with RL Tuner (Q, Psi, G or RL-only) and write a run folder."""
@@ -307,6 +347,10 @@ def train(
     from rltune import training
 
     given = _train_settings(config_file, settings)
+    if primer is not None:
+        from rltune.priming import parse_primer
+        kind, value = parse_primer(primer)
+        given.update(priming=kind, **{f"primer_{kind}": value})
     model = _model_path(bundle, checkpoint)
     if step is not None and not resume:
         raise RLTuneError("--step goes with --resume (export and evaluate take --step too)")
@@ -363,6 +407,39 @@ def export(
     else:
         r = export_bundle(source, output, step=step, force=force)
         console.print(f"wrote [bold]{output}[/]: {r['description']}")
+
+
+@app.command()
+@handle_errors
+def report(
+    inputs: List[str] = typer.Argument(None, help="Models (bundles, checkpoints, runs; default: the shipped Note RNN) or compositions (NoteSequence TFRecords, MIDI files or folders)."),
+    output: Path = typer.Option(..., "-o", "--output", help="The HTML file to write (its folder must exist)."),
+    num_compositions: int = typer.Option(10_000, "--num-compositions", "-n", help="Compositions per model for the table."),
+    samples: int = typer.Option(8, "--samples", help="Compositions to show and play per input."),
+    length: int = typer.Option(32, "--length", help="Steps per composition (16th notes)."),
+    key: str = typer.Option("C", "--key", help="Key of the statistics and of the piano rolls' colours."),
+    rules: str = typer.Option("paper", "--rules", help="paper (the original's index quirk) or corrected."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (the same primers for every model)."),
+    soundfont: Optional[Path] = typer.Option(None, "--soundfont", help="A General MIDI SoundFont for FluidSynth (default: the system's, else the built-in synth)."),
+    qpm: float = typer.Option(120.0, "--qpm", help="Tempo of the audio, quarter notes per minute."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing report."),
+):
+    """Write a self-contained HTML report to hear and compare models: table, curves, piano rolls and audio."""
+    from rltune.keys import Key
+    from rltune.report import build_report
+    from rltune.rules import rule_indices
+    Key.parse(key)
+    rule_indices(rules)
+    with err.status("evaluating and rendering", spinner="dots") if err.is_terminal else _nothing():
+        r = build_report(inputs or None, output, num_compositions=num_compositions, length=length, key=key, rules=rules,
+                         seed=seed, samples=samples, soundfont=soundfont, qpm=qpm, force=force)
+    console.print(f"wrote [bold]{output}[/] ({r['bytes'] / 1e6:.1f} MB; {len(r['models'])} input(s) x {samples} samples; "
+                  f"audio: {r['renderer']}; {r['seconds']:.1f} s)")
+
+
+def _nothing():
+    import contextlib
+    return contextlib.nullcontext()
 
 
 def main():

@@ -18,7 +18,7 @@ from rltune.algorithms import ALGORITHMS
 from rltune.errors import RLTuneError
 
 EXPLORATION = ("egreedy", "boltzmann")
-PRIMING = ("random-note", "midi", "dataset")
+PRIMING = ("random-note", "midi", "melody", "dataset")
 
 
 def _f(default, help: str, *, resumable: bool = False, repeat: str | None = None, parse: str | None = None):
@@ -54,8 +54,10 @@ class TrainConfig:
     exploration: str = _f("egreedy", "egreedy (epsilon annealed linearly) or boltzmann (sample from the softmax of the action scores).")
     epsilon: float = _f(0.1, "Final exploration probability of egreedy.")
     exploration_steps: int = _f(500_000, "Environment steps over which epsilon anneals from 1.0 to --epsilon.")
-    priming: str = _f("random-note", "How each composition starts: random-note, midi (--primer-midi) or dataset (--primer-dataset).")
+    priming: str = _f("random-note", "How each composition starts: random-note, midi (--primer-midi), melody (--primer-melody) "
+                      "or dataset (--primer-dataset); --primer sets midi or melody.")
     primer_midi: str = _f("", "MIDI file for --priming midi.")
+    primer_melody: str = _f("", 'Melody in Magenta syntax for --priming melody, e.g. "[60, -2, 62]".')
     primer_dataset: str = _f("", "NoteSequence TFRecord for --priming dataset (a random melody prefix each time).")
     key: str = _f("C", "Key of the rules (e.g. C, G, Eb, F#m). The paper's is C major.")
     rules: str = _f("paper", "paper (the original's index quirk, as the paper's table) or corrected.")
@@ -96,6 +98,7 @@ class TrainConfig:
         need(self.length >= 8, "--length must be at least 8 (one motif bar)")
         need(self.replay_size >= self.minibatch_size, "--replay-size must hold at least one minibatch")
         need(self.priming != "midi" or self.primer_midi, "--priming midi needs --primer-midi")
+        need(self.priming != "melody" or self.primer_melody, "--priming melody needs --primer-melody")
         need(self.priming != "dataset" or self.primer_dataset, "--priming dataset needs --primer-dataset")
         from rltune.keys import Key
         from rltune.rules import rule_indices

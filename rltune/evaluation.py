@@ -7,6 +7,7 @@ training; the statistics come from one vectorised pass
 """
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,7 +22,7 @@ CHUNK = 10_000
 
 def evaluate_model(model, *, num_compositions: int = 100_000, length: int = 32, key: str = "C", rules: str = "paper",
                    greedy: bool = False, seed: int = 0, priming: str | None = None, primer_midi=None,
-                   name: str | None = None, reward_model=None, progress=None) -> dict:
+                   primer_melody: str = "", name: str | None = None, reward_model=None, progress=None) -> dict:
     """Rows of the paper's table (fractions) plus mean log p per note and mean r_MT per composition.
 
     ``model``: a path (bundle, checkpoint, run), a loaded Policy, or None (the shipped default).
@@ -41,7 +42,7 @@ def evaluate_model(model, *, num_compositions: int = 100_000, length: int = 32, 
     if priming is None and is_path and Run.is_run(model):
         primers = Run.open(model).primers(seed)
     else:
-        primers = primers_for(priming or "random-note", primer_midi, seed=seed)
+        primers = primers_for(priming or "random-note", primer_midi, seed=seed, primer_melody=primer_melody)
     t0 = time.time()
     comps, log_p = [], []
     for i, start in enumerate(range(0, num_compositions, CHUNK)):
@@ -63,9 +64,33 @@ def evaluate_model(model, *, num_compositions: int = 100_000, length: int = 32, 
             "compositions": comps, "info": policy.info, "algorithm": policy.algorithm, "scored_by": scored_by(policy)}
 
 
+def is_melody_source(path) -> bool:
+    """A NoteSequence TFRecord, a MIDI file, or a folder of MIDI files that is not a model."""
+    from rltune.data import MIDI_EXT, TFRECORD_EXT
+    from rltune.runs import Run
+    path = Path(path)
+    if path.is_file():
+        return path.suffix.lower() in TFRECORD_EXT + MIDI_EXT
+    if not path.is_dir() or Run.is_run(path) or (path / "checkpoint").exists() or any(path.glob("*.index")):
+        return False
+    return any(f.suffix.lower() in MIDI_EXT for f in path.rglob("*"))
+
+
+def evaluate_input(source, **kwargs) -> dict:
+    """``evaluate_model`` for a model, ``evaluate_melodies`` for compositions (TFRecord, MIDI folder)."""
+    if source is not None and is_melody_source(source):
+        allowed = {k: kwargs[k] for k in ("length", "key", "rules", "reward_model") if k in kwargs}
+        return evaluate_melodies(source, **allowed)
+    source_path = Path(source) if source is not None else None
+    if source_path is not None and source_path.is_dir() and not (source_path / "run.json").exists() \
+            and not (source_path / "checkpoint").exists() and not any(source_path.glob("*.index")):
+        raise RLTuneError(f"{source} holds no model, checkpoint, run or MIDI files")
+    return evaluate_model(source, **kwargs)
+
+
 def midi_windows(folder, length: int = 32, key: str = "C") -> tuple[np.ndarray, Counter]:
-    """Melodies of the MIDI files in ``folder`` (Magenta's pipeline, transposed to ``key``),
-    cut into non-overlapping windows of ``length`` steps."""
+    """Melodies of a MIDI file, a folder of MIDI files or a NoteSequence TFRecord (Magenta's
+    pipeline, transposed to ``key``), cut into non-overlapping windows of ``length`` steps."""
     from rltune.data import MIDI_EXT, read_sequences
     from rltune.keys import as_key
     from rltune.melodies import extract_melodies, quantize
@@ -74,7 +99,7 @@ def midi_windows(folder, length: int = 32, key: str = "C") -> tuple[np.ndarray, 
 
     folder = Path(folder)
     if not folder.exists():
-        raise RLTuneError(f"MIDI folder not found: {folder}")
+        raise RLTuneError(f"melodies not found: {folder}")
     files = [folder] if folder.is_file() else sorted(f for f in folder.rglob("*") if f.suffix.lower() in MIDI_EXT)
     major_pc = as_key(key).major_pc
     stats, windows = Counter(), []
@@ -97,13 +122,15 @@ def midi_windows(folder, length: int = 32, key: str = "C") -> tuple[np.ndarray, 
                     ev = melody_to_events(list(m))
                     windows += [ev[i:i + length] for i in range(0, len(ev) - length + 1, length)]
     if not windows:
-        raise RLTuneError(f"no melodies of at least {length} steps in the MIDI files of {folder} ({len(files)} files)")
+        what = "NoteSequences" if folder.suffix.lower() in (".tfrecord", ".tfrecords") else "MIDI files"
+        raise RLTuneError(f"no melodies of at least {length} steps in the {what} of {folder} ({len(files)} files)")
     stats["windows"] = len(windows)
     return np.stack(windows), stats
 
 
-def evaluate_midi(folder, *, length: int = 32, key: str = "C", rules: str = "paper", reward_model=None) -> dict:
-    """The table for human melodies; log p under ``reward_model`` (default: the shipped Note RNN)."""
+def evaluate_melodies(folder, *, length: int = 32, key: str = "C", rules: str = "paper", reward_model=None) -> dict:
+    """The table for melodies (human ones, or exported compositions): windows of ``length`` steps;
+    log p under ``reward_model`` (default: the shipped Note RNN)."""
     from rltune.loading import load_note_rnn
     t0 = time.time()
     comps, counts = midi_windows(folder, length, key)
@@ -118,8 +145,38 @@ def evaluate_midi(folder, *, length: int = 32, key: str = "C", rules: str = "pap
         if reward_model is not None:
             raise
         rows["mean_log_p"] = float("nan")
-    return {"name": f"MIDI: {Path(folder).name}", "rows": rows, "num_compositions": len(comps),
+    kind = "NoteSequences" if Path(folder).suffix.lower() in (".tfrecord", ".tfrecords") else "MIDI"
+    return {"name": f"{kind}: {Path(folder).name}", "rows": rows, "num_compositions": len(comps),
             "seconds": time.time() - t0, "compositions": comps, "counts": dict(counts), "scored_by": "the Reward RNN"}
+
+
+_REQUIREMENT = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*(<=|>=|==|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+_OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, ">": lambda a, b: a > b,
+        "==": lambda a, b: a == b}
+
+
+def parse_requirement(text: str) -> tuple[str, str, float]:
+    """``"notes_not_in_key<=0.01"`` -> (row, operator, value); rows are the JSON keys (fractions)."""
+    names = [k for k, _ in TABLE_ROWS]
+    m = _REQUIREMENT.match(text or "")
+    if not m:
+        raise RLTuneError(f"--require {text!r} is not a condition such as \"leaps_resolved>=0.9\" "
+                          f"(rows: {', '.join(names)})")
+    name, op, value = m.group(1), m.group(2), float(m.group(3))
+    if name not in names:
+        raise RLTuneError(f"--require: unknown row {name!r}; rows: {', '.join(names)}")
+    return name, op, value
+
+
+def check_requirements(results, requirements) -> list[dict]:
+    """One entry per (model, requirement): its value and whether it passed (NaN fails)."""
+    out = []
+    for r in results:
+        for name, op, value in requirements:
+            v = r["rows"].get(name)
+            ok = v is not None and v == v and _OPS[op](v, value)
+            out.append({"model": r["name"], "row": name, "op": op, "limit": value, "value": v, "passed": bool(ok)})
+    return out
 
 
 def results_to_json(results) -> dict:
@@ -127,9 +184,16 @@ def results_to_json(results) -> dict:
 
 
 def write_json(results, path):
+    """The numbers as JSON; ``path`` "-" writes them to standard output."""
     import json
+    text = json.dumps(results_to_json(results), indent=2) + "\n"
+    if str(path) == "-":
+        import sys
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
     from rltune.outputs import atomic_write_bytes
-    atomic_write_bytes(path, (json.dumps(results_to_json(results), indent=2) + "\n").encode())
+    atomic_write_bytes(path, text.encode())
 
 
 def write_csv(results, path):

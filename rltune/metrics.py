@@ -87,6 +87,13 @@ FRACTION_ROWS = {"notes_excessively_repeated", "notes_not_in_key", "leaps_resolv
                  "unique_max_note", "unique_min_note", "notes_in_motif", "notes_in_repeated_motif"}
 
 
+def format_value(row: str, value) -> str:
+    """A table cell: fractions as percents, others with four decimals, n/a for missing or NaN."""
+    if value is None or value != value:
+        return "n/a"
+    return f"{100 * value:.3f}%" if row in FRACTION_ROWS else f"{value:.4f}"
+
+
 def summarize(stats: dict[str, np.ndarray], length: int) -> dict[str, float]:
     """The paper's table rows (fractions) from per-composition stats, aggregated as the
     original's ``get_stat_dict_string`` does: note rows over all notes, composition rows

@@ -28,6 +28,12 @@ def plot_note_probabilities(probs, path, title: str = ""):
 def plot_rewards(history: dict, path, title: str = ""):
     """Mean log p and mean music-theory reward per composition against training steps
     (the paper's Figure 2 style), from the periodic evaluations of a run."""
+    from rltune.outputs import atomic_write_bytes
+    atomic_write_bytes(path, reward_curves_png(history, title))
+
+
+def reward_curves_png(history: dict, title: str = "", dpi: int = 100) -> bytes:
+    """The reward curves of :func:`plot_rewards` as PNG bytes."""
     plt = _plt()
     steps = np.asarray(history.get("step", []))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -41,14 +47,18 @@ def plot_rewards(history: dict, path, title: str = ""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _save(plt, fig, path)
+    return _png(plt, fig, dpi)
+
+
+def _png(plt, fig, dpi: int = 100) -> bytes:
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def _save(plt, fig, path):
     """PNG bytes written atomically, with the same file mode as every other output."""
-    import io
     from rltune.outputs import atomic_write_bytes
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=100, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, _png(plt, fig))

@@ -57,6 +57,9 @@ class Primers:
             self.melody, messages = primer_from_midi(config.primer_midi)
             for m in messages:
                 warn(m)
+        elif config.priming == "melody":
+            from rltune.encoding import parse_melody_string
+            self.melody = parse_melody_string(config.primer_melody)
         elif config.priming == "dataset":
             self.melodies = dataset_melodies(config.primer_dataset, config.key)
 
@@ -80,8 +83,27 @@ class Primers:
         return random_note_primers(n, self.rng), np.ones(n, np.int32)
 
 
-def primers_for(priming: str = "random-note", primer_midi=None, key: str = "C", seed: int = 0) -> Primers:
-    """Primers for a plain model (not a run): random-note or midi."""
+def primers_for(priming: str = "random-note", primer_midi=None, key: str = "C", seed: int = 0,
+                primer_melody: str = "") -> Primers:
+    """Primers for a plain model (not a run): random-note, midi or melody."""
     from rltune.config import TrainConfig
-    cfg = TrainConfig(priming=priming, primer_midi=str(primer_midi or ""), key=key)
+    cfg = TrainConfig(priming=priming, primer_midi=str(primer_midi or ""), primer_melody=primer_melody or "", key=key)
     return Primers(cfg.validate(), np.random.default_rng(seed))
+
+
+PRIMER_FORMS = 'a MIDI file, or a melody in Magenta syntax such as "[60, -2, 62]" (-2 hold, -1 rest)'
+
+
+def parse_primer(text: str) -> tuple[str, str]:
+    """``--primer`` as users type it: ("midi", path) or ("melody", text)."""
+    text = str(text)
+    if text.strip().startswith("[") or text.strip().lstrip("-").isdigit():
+        from rltune.encoding import parse_melody_string
+        parse_melody_string(text)  # one clear line if malformed
+        return "melody", text
+    path = Path(text)
+    if path.is_dir():
+        raise RLTuneError(f"--primer {text} is a folder; give {PRIMER_FORMS}")
+    if path.is_file():
+        return "midi", text
+    raise RLTuneError(f"--primer {text!r} is neither an existing file nor a melody list; give {PRIMER_FORMS}")

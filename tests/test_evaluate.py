@@ -61,8 +61,12 @@ def test_bad_inputs(fixture_bundle, tmp_path):
     empty = tmp_path / "nomidi"
     empty.mkdir()
     assert_user_error(invoke("evaluate", "--midi", empty), "no melodies")
-    mid = FIXTURES / "midi" / "essen_altdeu10_3.mid"
-    assert_user_error(invoke("evaluate", mid, "-n", 10), "is a MIDI file, not a model")
+    assert_user_error(invoke("generate", "--bundle", FIXTURES / "midi" / "essen_altdeu10_3.mid", "-o", tmp_path / "g"),
+                      "is a MIDI file, not a model")
+    empty_rec = tmp_path / "empty.tfrecord"
+    empty_rec.write_bytes(b"")
+    assert_user_error(invoke("evaluate", empty_rec), "no melodies")
+    assert_user_error(invoke("evaluate", tmp_path / "nomidi"), "no model, checkpoint, run or MIDI files")
     assert_user_error(invoke("evaluate", fixture_bundle, "-n", 10, "--reward-model", tmp_path / "nope.mag"), "not found")
 
 
@@ -82,3 +86,31 @@ def test_log_p_of_an_exported_policy_is_scored_as_its_run(fixture_bundle, tmp_pa
     assert abs(itself["rows"]["mean_log_p"] - of_run["rows"]["mean_log_p"]) > 0.01
     r = invoke("evaluate", fixture_bundle, "-n", 200)
     assert "(under itself)" in r.stdout
+
+
+def test_gates_for_ci(fixture_bundle):
+    ok = invoke("evaluate", fixture_bundle, "-n", 2000, "--require", "notes_not_in_key<=0.5", "--require", "leaps_resolved>=0.1")
+    assert ok.exit_code == 0, ok.stderr
+    assert "pass" in ok.stdout and "FAIL" not in ok.stdout
+    bad = invoke("evaluate", fixture_bundle, "-n", 2000, "--require", "notes_not_in_key<=0", "--require", "leaps_resolved>=0.1")
+    assert bad.exit_code == 1
+    assert "FAIL" in bad.stdout
+    lines = [line for line in bad.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "notes_not_in_key" in lines[0] and "leaps_resolved" not in lines[0], bad.stderr
+    assert_user_error(invoke("evaluate", fixture_bundle, "-n", 10, "--require", "tonic>0.2"), "unknown row", "leaps_resolved")
+    assert_user_error(invoke("evaluate", fixture_bundle, "-n", 10, "--require", "leaps_resolved = high"), "not a condition")
+
+
+def test_json_to_stdout_and_compositions_as_inputs(fixture_bundle, tmp_path):
+    rec = tmp_path / "q.tfrecord"
+    assert invoke("export", fixture_bundle, "--compositions", 300, "-o", rec).exit_code == 0
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    (folder / "a.mid").write_bytes((FIXTURES / "midi" / "essen_altdeu10_3.mid").read_bytes())
+    r = invoke("evaluate", rec, folder, "--json", "-")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)  # only the JSON on stdout; the table went to stderr
+    assert set(data) == {"NoteSequences: q.tfrecord", "MIDI: midi"}
+    assert "Music-theory statistics" in r.stderr
+    comps = data["NoteSequences: q.tfrecord"]
+    assert 0 <= comps["notes_not_in_key"] <= 1 and comps["mean_log_p"] < 0
