@@ -70,6 +70,7 @@ def test_bad_inputs(fixture_bundle, tmp_path):
     assert_user_error(invoke("evaluate", fixture_bundle, "-n", 10, "--reward-model", tmp_path / "nope.mag"), "not found")
 
 
+@pytest.mark.slow
 def test_log_p_of_an_exported_policy_is_scored_as_its_run(fixture_bundle, tmp_path):
     """A Q bundle carries the Reward RNN it was tuned against: evaluate gives the run's log p, not the
     bundle's own; a plain Note RNN is labelled as scored under itself; --reward-model overrides."""

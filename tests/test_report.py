@@ -147,6 +147,10 @@ def test_primer_as_users_type_it(tmp_path):
     assert_user_error(invoke("generate", "--primer", str(tmp_path), "-o", tmp_path / "x"), "is a folder")
     r = invoke("evaluate", FIXTURE_BUNDLE, "-n", 200, "--primer", "[60, -2, 62]", "--json", tmp_path / "e.json")
     assert r.exit_code == 0, r.stderr
+
+
+@pytest.mark.slow
+def test_train_takes_primer(tmp_path):
     r = invoke("train", "--bundle", FIXTURE_BUNDLE, "-o", tmp_path / "run", "--primer", "[60, -2, 64]", "--steps", 4096,
                "--num-envs", 128, "--minibatch-size", 64, "--learning-starts", 1024, "--eval-compositions", 32,
                "--num-samples", 1)

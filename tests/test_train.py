@@ -84,7 +84,11 @@ def test_resume_continues_the_whole_run(q_run, tmp_path):
     assert [(s["start_step"], s["end_step"]) for s in summary["segments"]] == [(0, 8192), (8192, 12288)]
     assert summary["train_seconds"] == pytest.approx(sum(s["seconds"] for s in summary["segments"]))
     assert summary["this_segment"]["start_step"] == 8192
-    # config.toml is a valid --config file
+
+
+@pytest.mark.slow
+def test_config_toml_is_a_config_file(q_run, tmp_path):
+    out = q_run
     r = invoke("train", "--bundle", ROOT / "tests/data/fixtures/magenta/basic_rnn_essen_100.mag", "-o", tmp_path / "again",
                "--config", out / "config.toml", "--steps", 4096)
     assert r.exit_code == 0, r.output + r.stderr
@@ -171,9 +175,6 @@ def test_user_rule_failure_is_named_and_a_failed_start_leaves_nothing(fixture_bu
         "def broken(history, action, t, length):\n    raise KeyError('oops')\n"
         "def short(history, action, t, length):\n    return np.zeros(2)\n"
         "def nan(history, action, t, length):\n    return np.full(len(action), np.nan)\n")
-    ok = _train(fixture_bundle, tmp_path / "ok", "--rule", f"{tmp_path / 'my_rules.py'}:likes_c",
-                "--rule-weight", "likes_c=3", "--steps", 4096)
-    assert ok.exit_code == 0, ok.output + ok.stderr
     for fn in ("broken", "short", "nan"):
         r = _train(fixture_bundle, tmp_path / fn, "--rule", f"{tmp_path / 'my_rules.py'}:{fn}")
         assert_user_error(r, f"user rule '{fn}'")
@@ -183,6 +184,14 @@ def test_user_rule_failure_is_named_and_a_failed_start_leaves_nothing(fixture_bu
     assert _train(fixture_bundle, tmp_path / "mine", "--rule", f"{tmp_path / 'my_rules.py'}:nan").exit_code == 1
     assert (tmp_path / "mine").is_dir() and not Run.is_run(tmp_path / "mine")
     assert _train(fixture_bundle, tmp_path / "mine", "--steps", 4096).exit_code == 0
+
+
+@pytest.mark.slow
+def test_a_weighted_user_rule_trains(fixture_bundle, tmp_path):
+    (tmp_path / "my_rules.py").write_text("def likes_c(history, action, t, length):\n    return (action == 14).astype(float)\n")
+    ok = _train(fixture_bundle, tmp_path / "ok", "--rule", f"{tmp_path / 'my_rules.py'}:likes_c",
+                "--rule-weight", "likes_c=3", "--steps", 4096)
+    assert ok.exit_code == 0, ok.output + ok.stderr
 
 
 def test_a_run_that_never_checkpointed_can_be_rerun_in_place(fixture_bundle, tmp_path):
@@ -258,6 +267,7 @@ def test_boltzmann_exploration_and_midi_priming(fixtures, fixture_bundle, tmp_pa
     assert (as_trained == explicit).all() and not (as_trained == random_note).all()
 
 
+@pytest.mark.slow
 def test_polyphonic_primer_is_accepted_with_the_same_warning_everywhere(fixtures, fixture_bundle, tmp_path):
     bach = fixtures / "midi" / "bach_bwv66.6_polyphonic.mid"
     r = invoke("generate", "--bundle", fixture_bundle, "--primer-midi", bach, "-o", tmp_path / "g", "--num-outputs", 1)
