@@ -197,8 +197,8 @@ def evaluate(
     models: List[str] = typer.Argument(None, help="Models (.mag bundles, checkpoints, rltune runs; default: the shipped Note RNN) or compositions: NoteSequence TFRecords (what export --compositions writes), MIDI files or folders. One column each."),
     num_compositions: int = typer.Option(100_000, "--num-compositions", "-n", help="Compositions sampled per model (the paper: 100,000)."),
     length: int = typer.Option(32, "--length", help="Steps per composition (and per window of given melodies)."),
-    key: str = typer.Option("C", "--key", help="Key of the statistics (C major is the paper's)."),
-    rules: str = typer.Option("paper", "--rules", help="paper (the original's index quirk) or corrected."),
+    key: Optional[str] = typer.Option(None, "--key", help="Key of the statistics (default: a run's own key, else C major, the paper's)."),
+    rules: Optional[str] = typer.Option(None, "--rules", help="paper (the original's index quirk) or corrected (default: a run's own rules, else paper)."),
     greedy: bool = typer.Option(False, "--greedy", help="Pick the argmax instead of sampling."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     primer: Optional[str] = typer.Option(None, "--primer", help='Prime every composition with a MIDI file or a melody such as "[60, -2, 62]" (default: as the model was trained: a run\'s own priming, else one random note).'),
@@ -212,35 +212,27 @@ def evaluate(
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the numbers as CSV."),
 ):
     """Print the paper's music-theory table for models and compositions, side by side (gates for CI with --require)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rltune.errors import RLTuneError
-    from rltune.evaluation import (check_requirements, evaluate_input, evaluate_melodies, parse_requirement, write_csv,
-                                   write_json)
+    from rltune.evaluation import check_requirements, evaluate_melodies, parse_requirement, write_csv, write_json
     from rltune.keys import Key
-    from rltune.loading import load_policy
     from rltune.rules import rule_indices
 
-    Key.parse(key)
-    rule_indices(rules)
+    if key is not None:
+        Key.parse(key)
+    if rules is not None:
+        rule_indices(rules)
     requirements = [parse_requirement(r) for r in require]
     if num_compositions <= 0:
         raise RLTuneError(f"--num-compositions must be positive, got {num_compositions}")
     priming, primer_midi, primer_melody = _priming_options(primer, priming, primer_midi)
-    targets = list(models or ([] if midi else [None]))
-    results = []
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as bar:
-        for m in targets:
-            task = bar.add_task(str(m or "default bundle"), total=num_compositions)
-            model = load_policy(m, step=step, reward_model=reward_model) if step is not None else m
-            results.append(evaluate_input(model, num_compositions=num_compositions, length=length, key=key, rules=rules,
-                                          greedy=greedy, seed=seed, priming=priming, primer_midi=primer_midi,
-                                          primer_melody=primer_melody, reward_model=reward_model,
-                                          progress=lambda n, task=task: bar.advance(task, n)))
+    results = _evaluate_targets(list(models or ([] if midi else [None])), step, reward_model, num_compositions,
+                                dict(length=length, key=key, rules=rules, greedy=greedy, seed=seed, priming=priming,
+                                     primer_midi=primer_midi, primer_melody=primer_melody, reward_model=reward_model))
     for folder in midi:
-        results.append(evaluate_melodies(folder, length=length, key=key, rules=rules, reward_model=reward_model))
+        results.append(evaluate_melodies(folder, length=length, key=key or "C", rules=rules or "paper",
+                                         reward_model=reward_model))
     checks = check_requirements(results, requirements)
-    _results_table(results, key, rules, checks, out=err if json_out == "-" else console)
+    _results_table(results, checks, out=err if json_out == "-" else console)
     if json_out:
         write_json(results, json_out)
     if csv_out:
@@ -251,6 +243,22 @@ def evaluate(
             f"{c['model']}: {c['row']} = {_fmt(c['value'])} (required {c['op']} {c['limit']:g})" for c in failed),
             highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _evaluate_targets(targets, step, reward_model, num_compositions, options) -> list:
+    """``evaluate_input`` for each target, with a progress bar per target on a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rltune.evaluation import evaluate_input
+    from rltune.loading import load_policy
+    results = []
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        for m in targets:
+            task = bar.add_task(str(m or "default bundle"), total=num_compositions)
+            model = load_policy(m, step=step, reward_model=reward_model) if step is not None else m
+            results.append(evaluate_input(model, num_compositions=num_compositions, **options,
+                                          progress=lambda n, task=task: bar.advance(task, n)))
+    return results
 
 
 def _fmt(v) -> str:
@@ -273,9 +281,10 @@ def _priming_options(primer, priming, primer_midi):
     return priming, primer_midi, ""
 
 
-def _results_table(results, key, rules, checks=(), out=None):
+def _results_table(results, checks=(), out=None):
     from rltune.metrics import TABLE_ROWS, format_value
-    table = Table(title=f"Music-theory statistics (key {key}, rules {rules})")
+    keys, rules = {r["key"] for r in results}, {r["rules"] for r in results}
+    table = Table(title=f"Music-theory statistics (key {'/'.join(sorted(keys))}, rules {'/'.join(sorted(rules))})")
     table.add_column("")
     for r in results:
         table.add_column(r["name"], justify="right", overflow="fold")
@@ -382,7 +391,7 @@ def train(
                                   name="Note RNN", seed=cfg.seed),
                    evaluate_model(output, num_compositions=evaluate_after, key=cfg.key, rules=cfg.rules,
                                   name=f"{cfg.algo} (rltune)", seed=cfg.seed)]
-        _results_table(results, cfg.key, cfg.rules)
+        _results_table(results)
     if summary["interrupted"]:
         raise typer.Exit(130)
 
@@ -417,8 +426,8 @@ def report(
     num_compositions: int = typer.Option(10_000, "--num-compositions", "-n", help="Compositions per model for the table."),
     samples: int = typer.Option(8, "--samples", help="Compositions to show and play per input."),
     length: int = typer.Option(32, "--length", help="Steps per composition (16th notes)."),
-    key: str = typer.Option("C", "--key", help="Key of the statistics and of the piano rolls' colours."),
-    rules: str = typer.Option("paper", "--rules", help="paper (the original's index quirk) or corrected."),
+    key: Optional[str] = typer.Option(None, "--key", help="Key of the statistics and of the piano rolls' colours (default: a run's own, else C)."),
+    rules: Optional[str] = typer.Option(None, "--rules", help="paper (the original's index quirk) or corrected (default: a run's own, else paper)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (the same primers for every model)."),
     soundfont: Optional[Path] = typer.Option(None, "--soundfont", help="A General MIDI SoundFont for FluidSynth (default: the system's, else the built-in synth)."),
     qpm: float = typer.Option(120.0, "--qpm", help="Tempo of the audio, quarter notes per minute."),
@@ -428,13 +437,46 @@ def report(
     from rltune.keys import Key
     from rltune.report import build_report
     from rltune.rules import rule_indices
-    Key.parse(key)
-    rule_indices(rules)
+    if key is not None:
+        Key.parse(key)
+    if rules is not None:
+        rule_indices(rules)
     with err.status("evaluating and rendering", spinner="dots") if err.is_terminal else _nothing():
         r = build_report(inputs or None, output, num_compositions=num_compositions, length=length, key=key, rules=rules,
                          seed=seed, samples=samples, soundfont=soundfont, qpm=qpm, force=force)
     console.print(f"wrote [bold]{output}[/] ({r['bytes'] / 1e6:.1f} MB; {len(r['models'])} input(s) x {samples} samples; "
                   f"audio: {r['renderer']}; {r['seconds']:.1f} s)")
+
+
+@app.command()
+@handle_errors
+def sweep(
+    spec: Path = typer.Argument(..., help="The sweep spec (TOML: model, compositions, cpus_per_trial, [base], [grid], [random])."),
+    output: Path = typer.Option(..., "-o", "--output", help="The sweep folder (trials/, results/, results.csv, results.json, frontier.png)."),
+    address: Optional[str] = typer.Option(None, "--address", help="A Ray cluster: auto, or ray://HOST:PORT (default: an embedded local Ray)."),
+):
+    """Run a sweep of training runs on Ray Tune and draw the log p / music-theory frontier."""
+    from rltune.sweep import run_sweep
+    console.print(f"sweep [bold]{spec}[/] into [bold]{output}[/] (trials already finished are kept)")
+    r = run_sweep(spec, output, address=address)
+    for trial, message in r["failed"].items():
+        err.print(f"[bold red]trial {trial} failed:[/] {message}", highlight=False, soft_wrap=True)
+    table = Table(title=f"Pareto front of {r['finished']} finished trials (of {r['total']}): log p against music-theory reward")
+    for col in ("trial", "mean log p / note", "r_MT / composition", "note length", "tonic start", "leaps resolved", "not in key"):
+        table.add_column(col, justify="left" if col == "trial" else "right")
+    ref = r["note_rnn"]["rows"]
+    table.add_row("Note RNN", f"{ref['mean_log_p']:.3f}", f"{ref['mean_music_theory_reward']:.1f}", f"{ref['mean_note_length']:.2f}",
+                  f"{100 * ref['starting_with_tonic']:.1f}%", f"{100 * ref['leaps_resolved']:.1f}%", f"{100 * ref['notes_not_in_key']:.2f}%")
+    for t in r["front"]:
+        table.add_row(t["id"], f"{t['mean_log_p']:.3f}", f"{t['mean_music_theory_reward']:.1f}", f"{t['mean_note_length']:.2f}",
+                      f"{100 * t['starting_with_tonic']:.1f}%", f"{100 * t['leaps_resolved']:.1f}%", f"{100 * t['notes_not_in_key']:.2f}%")
+    console.print(table)
+    if r["finished"]:
+        console.print(f"wrote {output}/results.csv, results.json and frontier.png")
+    if r["interrupted"]:
+        raise typer.Exit(130)
+    if r["failed"]:
+        raise typer.Exit(1)
 
 
 def _nothing():

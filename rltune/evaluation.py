@@ -61,7 +61,8 @@ def evaluate_model(model, *, num_compositions: int = 100_000, length: int = 32, 
     seconds = time.time() - t0
     return {"name": policy.name, "rows": rows, "num_compositions": num_compositions, "seconds": seconds,
             "sample_seconds": sample_seconds, "compositions_per_s": num_compositions / seconds,
-            "compositions": comps, "info": policy.info, "algorithm": policy.algorithm, "scored_by": scored_by(policy)}
+            "compositions": comps, "info": policy.info, "algorithm": policy.algorithm, "scored_by": scored_by(policy),
+            "key": key, "rules": rules}
 
 
 def is_melody_source(path) -> bool:
@@ -77,7 +78,20 @@ def is_melody_source(path) -> bool:
 
 
 def evaluate_input(source, **kwargs) -> dict:
-    """``evaluate_model`` for a model, ``evaluate_melodies`` for compositions (TFRecord, MIDI folder)."""
+    """``evaluate_model`` for a model, ``evaluate_melodies`` for compositions (TFRecord, MIDI folder).
+
+    ``key`` and ``rules`` left out (or None) are a run's own, else C and the paper's."""
+    from rltune.runs import Run
+    is_path = source is None or isinstance(source, (str, Path))
+    if is_path:
+        own = vars(Run.open(source).config) if source is not None and Run.is_run(source) else {}
+    else:  # a loaded policy: a run's knows its key and rules
+        own = {k: source.info[k] for k in ("key", "rules") if source.info.get(k)}
+    for name, fallback in (("key", "C"), ("rules", "paper")):
+        if kwargs.get(name) is None:
+            kwargs[name] = own.get(name, fallback)
+    if not is_path:
+        return evaluate_model(source, **kwargs)
     if source is not None and is_melody_source(source):
         allowed = {k: kwargs[k] for k in ("length", "key", "rules", "reward_model") if k in kwargs}
         return evaluate_melodies(source, **allowed)
@@ -147,7 +161,8 @@ def evaluate_melodies(folder, *, length: int = 32, key: str = "C", rules: str = 
         rows["mean_log_p"] = float("nan")
     kind = "NoteSequences" if Path(folder).suffix.lower() in (".tfrecord", ".tfrecords") else "MIDI"
     return {"name": f"{kind}: {Path(folder).name}", "rows": rows, "num_compositions": len(comps),
-            "seconds": time.time() - t0, "compositions": comps, "counts": dict(counts), "scored_by": "the Reward RNN"}
+            "seconds": time.time() - t0, "compositions": comps, "counts": dict(counts), "scored_by": "the Reward RNN",
+            "key": key, "rules": rules}
 
 
 _REQUIREMENT = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*(<=|>=|==|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")

@@ -62,9 +62,35 @@ def composition_stats(compositions, key="C", rules="paper", with_reward: bool = 
     stats["num_high_unique"] += high
     stats["num_low_unique"] += low
     stats["autocorrelation"] = R.autocorrelation(comps)
+    stats.update(melody_shape(comps))
     if with_reward:
         stats["music_theory_reward"] = reward
     return stats
+
+
+def melody_shape(compositions) -> dict[str, np.ndarray]:
+    """How melodies move, per composition (note-seq's meanings: 0 holds, 1 rests, 2.. notes):
+    ``num_notes`` (onsets), ``sounding_steps`` (onsets and the holds that sustain a note),
+    ``sustain_steps`` (those holds), ``silent_steps`` (rests and the holds that continue them)
+    and ``first_of_kind`` (1 for the first occurrence of each distinct composition)."""
+    from rltune.encoding import NO_EVENT, NOTE_OFF
+    comps = np.asarray(compositions, dtype=np.int64)
+    n = len(comps)
+    sounding = np.zeros(n, bool)
+    out = {k: np.zeros(n, np.int64) for k in ("num_notes", "sounding_steps", "sustain_steps", "silent_steps")}
+    for t in range(comps.shape[1]):
+        e = comps[:, t]
+        onset, hold = e > NOTE_OFF, e == NO_EVENT
+        sounding = onset | (hold & sounding)
+        out["num_notes"] += onset
+        out["sounding_steps"] += sounding
+        out["sustain_steps"] += hold & sounding
+        out["silent_steps"] += ~sounding
+    first = np.zeros(n, np.int64)
+    if n:
+        first[np.unique(comps, axis=0, return_index=True)[1]] = 1
+    out["first_of_kind"] = first
+    return out
 
 
 # The paper's table rows (fractions, not percents), in its order, then rltune's extras.
@@ -82,9 +108,14 @@ TABLE_ROWS = (
     ("notes_in_repeated_motif", "Notes in repeated motif"),
     ("mean_log_p", "Mean log p(a|s) under the Reward RNN"),
     ("mean_music_theory_reward", "Mean music-theory reward per composition"),
+    ("mean_note_length", "Mean note length (16th-note steps)"),
+    ("hold_fraction", "Steps holding a note"),
+    ("rest_fraction", "Steps of silence"),
+    ("distinct_compositions", "Distinct compositions"),
 )
 FRACTION_ROWS = {"notes_excessively_repeated", "notes_not_in_key", "leaps_resolved", "starting_with_tonic",
-                 "unique_max_note", "unique_min_note", "notes_in_motif", "notes_in_repeated_motif"}
+                 "unique_max_note", "unique_min_note", "notes_in_motif", "notes_in_repeated_motif",
+                 "hold_fraction", "rest_fraction", "distinct_compositions"}
 
 
 def format_value(row: str, value) -> str:
@@ -119,6 +150,12 @@ def summarize(stats: dict[str, np.ndarray], length: int) -> dict[str, float]:
         "notes_in_motif": stats["notes_in_motif"].sum() / notes,
         "notes_in_repeated_motif": stats["notes_in_repeated_motif"].sum() / notes,
     }
+    if "num_notes" in stats:
+        notes_played = float(stats["num_notes"].sum())
+        rows["mean_note_length"] = stats["sounding_steps"].sum() / notes_played if notes_played else float("nan")
+        rows["hold_fraction"] = stats["sustain_steps"].sum() / notes
+        rows["rest_fraction"] = stats["silent_steps"].sum() / notes
+        rows["distinct_compositions"] = stats["first_of_kind"].mean()
     if "music_theory_reward" in stats:
         rows["mean_music_theory_reward"] = stats["music_theory_reward"].mean()
     return {k: float(v) for k, v in rows.items()}

@@ -64,3 +64,19 @@ def ensure_writable_dir(folder) -> Path:
 def check_writable(path):
     """Fail early, with one line, when ``path``'s folder cannot take a file."""
     ensure_writable_dir(Path(path).parent)
+
+
+def on_sigterm_interrupt():
+    """SIGTERM stops work as Ctrl-C does (KeyboardInterrupt), where signals can be handled: in the
+    main thread (Ray Tune runs trials in other threads). Returns what :func:`restore_sigterm` needs."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def restore_sigterm(previous):
+    import signal
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)

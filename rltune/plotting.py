@@ -62,3 +62,34 @@ def _save(plt, fig, path):
     """PNG bytes written atomically, with the same file mode as every other output."""
     from rltune.outputs import atomic_write_bytes
     atomic_write_bytes(path, _png(plt, fig))
+
+
+def plot_frontier(results: list, reference: dict, front: list, path):
+    """Mean log p per note (y) against mean music-theory reward per composition (x), one point per
+    trial coloured by algorithm, the Note RNN as a reference, the Pareto front drawn and labelled."""
+    from rltune.outputs import atomic_write_bytes
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 6))
+    colors = {"q": "tab:blue", "psi": "tab:orange", "g": "tab:green", "rl-only": "tab:red"}
+    for algo in sorted({r["algo"] for r in results}):
+        mine = [r for r in results if r["algo"] == algo]
+        for rules, marker in (("paper", "s"), ("corrected", "o")):
+            sel = [r for r in mine if r["rules"] == rules]
+            if sel:
+                ax.scatter([r["rows"]["mean_music_theory_reward"] for r in sel], [r["rows"]["mean_log_p"] for r in sel],
+                           c=colors.get(algo, "gray"), marker=marker, label=f"{algo}, rules {rules}", alpha=0.8)
+    on_front = sorted((r for r in results if r["id"] in front), key=lambda r: r["rows"]["mean_music_theory_reward"])
+    if on_front:
+        ax.plot([r["rows"]["mean_music_theory_reward"] for r in on_front], [r["rows"]["mean_log_p"] for r in on_front],
+                color="black", lw=1, ls="--", label="Pareto front")
+        for r in on_front:
+            ax.annotate(r["id"], (r["rows"]["mean_music_theory_reward"], r["rows"]["mean_log_p"]), fontsize=6,
+                        xytext=(3, 3), textcoords="offset points")
+    ref = reference["rows"]
+    ax.scatter([ref["mean_music_theory_reward"]], [ref["mean_log_p"]], c="black", marker="*", s=160, label="Note RNN")
+    ax.set_xlabel("Mean music-theory reward per composition (the trial's rules)")
+    ax.set_ylabel("Mean log p(a|s) per note under the Reward RNN")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    atomic_write_bytes(path, _png(plt, fig))

@@ -9,7 +9,7 @@ output bundle; ``resume`` continues from its last checkpoint.
 from __future__ import annotations
 
 import json
-import signal
+from rltune.outputs import on_sigterm_interrupt, restore_sigterm
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,7 +203,7 @@ class Pretrainer:
 
     def train(self):
         """Steps until ``config.steps``; Ctrl-C (or SIGTERM) stops and keeps what was trained."""
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        previous = on_sigterm_interrupt()
         try:
             self.report("train_start", step=self.step, steps=self.config.steps)
             while self.step < self.config.steps:
@@ -215,7 +215,7 @@ class Pretrainer:
             self.interrupted = True
             self.report("interrupted", step=self.step)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            restore_sigterm(previous)
         if not self.history or self.history[-1]["step"] != self.step:
             self.evaluate()
         self.save()

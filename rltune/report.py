@@ -22,10 +22,11 @@ from rltune.encoding import DEFAULT_QPM, MIN_NOTE, NUM_SPECIAL_EVENTS, STEPS_PER
 from rltune.errors import RLTuneError
 
 
-def build_report(inputs, output, *, num_compositions: int = 10_000, length: int = 32, key: str = "C",
-                 rules: str = "paper", seed: int = 0, samples: int = 8, soundfont=None, qpm: float = DEFAULT_QPM,
+def build_report(inputs, output, *, num_compositions: int = 10_000, length: int = 32, key: str | None = None,
+                 rules: str | None = None, seed: int = 0, samples: int = 8, soundfont=None, qpm: float = DEFAULT_QPM,
                  force: bool = False, progress=None) -> dict:
-    """Evaluate ``inputs`` (None: the shipped Note RNN), render samples and write the HTML ``output``."""
+    """Evaluate ``inputs`` (None: the shipped Note RNN), render samples and write the HTML ``output``.
+    ``key`` and ``rules`` None: each run's own, else C and the paper's."""
     from rltune.audio import Renderer
     from rltune.outputs import atomic_write_bytes
     output = Path(output)
@@ -42,8 +43,7 @@ def build_report(inputs, output, *, num_compositions: int = 10_000, length: int 
     sounds = renderer.render_many([ev for c in columns for ev in c["samples"]])
     for c in columns:
         c["sounds"], sounds = sounds[:len(c["samples"])], sounds[len(c["samples"]):]
-    page = _page(columns, key=key, rules=rules, seed=seed, renderer=renderer.name, qpm=qpm,
-                 num_compositions=num_compositions)
+    page = _page(columns, seed=seed, renderer=renderer.name, qpm=qpm, num_compositions=num_compositions)
     atomic_write_bytes(output, page.encode())
     return {"output": str(output), "bytes": len(page), "renderer": renderer.name, "seconds": time.time() - t0,
             "models": [c["result"]["name"] for c in columns], "samples": samples}
@@ -145,9 +145,11 @@ audio{width:100%;min-width:240px}.curves img{max-width:100%}
 """
 
 
-def _page(columns, *, key, rules, seed, renderer, qpm, num_compositions) -> str:
+def _page(columns, *, seed, renderer, qpm, num_compositions) -> str:
     names = [c["result"]["name"] for c in columns]
-    side = "".join(_sample(c["samples"][0], c["sounds"][0], key, qpm, n) for c, n in zip(columns, names))
+    key = "/".join(sorted({c["result"]["key"] for c in columns}))
+    rules = "/".join(sorted({c["result"]["rules"] for c in columns}))
+    side = "".join(_sample(c["samples"][0], c["sounds"][0], c["result"]["key"], qpm, n) for c, n in zip(columns, names))
     sections = [f"<h2>Listen side by side</h2><p class=meta>The same primer continued by each model "
                 f"(compositions: their first window).</p><div class=samples>{side}</div>"]
     for c, name in zip(columns, names):
@@ -155,11 +157,11 @@ def _page(columns, *, key, rules, seed, renderer, qpm, num_compositions) -> str:
             sections.append(f'<h2>Reward curves: {html.escape(name)}</h2><div class=curves>'
                             f'<img alt="reward curves of {html.escape(name)}" '
                             f'src="data:image/png;base64,{base64.b64encode(c["curves"]).decode()}"></div>')
-        figs = "".join(_sample(ev, ogg, key, qpm, f"{name} #{i + 1}") for i, (ev, ogg) in enumerate(zip(c["samples"], c["sounds"])))
+        figs = "".join(_sample(ev, ogg, c["result"]["key"], qpm, f"{name} #{i + 1}") for i, (ev, ogg) in enumerate(zip(c["samples"], c["sounds"])))
         sections.append(f"<h2>Samples: {html.escape(name)}</h2><div class=samples>{figs}</div>")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>rltune report</title>'
             f"<style>{_STYLE}</style></head><body><h1>rltune report</h1>"
             f"<p class=meta>{len(columns)} input(s); the paper's statistics over {num_compositions:,} compositions per "
             f"model (seed {seed}, key {html.escape(key)}, rules {html.escape(rules)}); audio: {html.escape(renderer)}, "
-            f"{qpm:g} quarter notes per minute; notes in the key of {html.escape(key)} blue, others red.</p>"
+            f"{qpm:g} quarter notes per minute; notes in the key blue, others red.</p>"
             f"<h2>The paper's table</h2>{_table(columns)}{''.join(sections)}</body></html>")

@@ -15,7 +15,7 @@ folder in :mod:`rltune.runs`; what differs between Q, Psi and G is in
 from __future__ import annotations
 
 import math
-import signal
+from rltune.outputs import on_sigterm_interrupt, restore_sigterm
 import time
 from pathlib import Path
 
@@ -118,7 +118,7 @@ class Trainer:
             self.evaluate()
         self.save()  # a good checkpoint exists from the segment's start
         self.callback.on_start(c.env_steps, cfg.steps)
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        previous = on_sigterm_interrupt()
         t0 = time.time()
         try:
             while c.env_steps < cfg.steps:
@@ -132,7 +132,7 @@ class Trainer:
             self.interrupted = True
             self.callback.on_interrupt(c.env_steps)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            restore_sigterm(previous)
             self.seconds = time.time() - t0
         final = self.evaluate()
         self.save()

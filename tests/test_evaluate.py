@@ -7,7 +7,8 @@ from helpers import FIXTURES, assert_user_error, invoke, tiny
 
 KEYS = ["notes_excessively_repeated", "notes_not_in_key", "autocorrelation_lag1", "autocorrelation_lag2",
         "autocorrelation_lag3", "leaps_resolved", "starting_with_tonic", "unique_max_note", "unique_min_note",
-        "notes_in_motif", "notes_in_repeated_motif", "mean_log_p", "mean_music_theory_reward"]
+        "notes_in_motif", "notes_in_repeated_motif", "mean_log_p", "mean_music_theory_reward",
+        "mean_note_length", "hold_fraction", "rest_fraction", "distinct_compositions"]
 
 
 def test_table_json_csv_for_two_models(fixtures, fixture_bundle, tmp_path):

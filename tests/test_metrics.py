@@ -33,3 +33,22 @@ def test_summary_rows_are_fractions(golden_rewards):
     assert rows["leaps_resolved"] == g["num_resolved_leaps"] / (g["num_resolved_leaps"] + g["num_leap_twice"])
     np.testing.assert_allclose(rows["autocorrelation_lag1"], np.nanmean(golden_rewards["autocorrelation"][:, 0]))
     assert {k for k, _ in metrics.TABLE_ROWS} - {"mean_log_p"} == set(rows)
+
+
+def test_melody_shape_rows():
+    """Note length, sustaining holds, silence and distinct compositions (note-seq meanings: 0 hold, 1 rest)."""
+    import numpy as np
+
+    from rltune.metrics import composition_stats, melody_shape, summarize
+    comps = np.array([[14, 0, 0, 1, 0, 16, 0, 17],   # notes of 3, 2 and 1 steps; a rest held for 2 steps
+                      [1, 0, 14, 14, 0, 1, 1, 1],    # a hold after a rest is silence
+                      [14, 0, 0, 1, 0, 16, 0, 17]])  # a repeat of the first
+    shape = melody_shape(comps)
+    assert shape["num_notes"].tolist() == [3, 2, 3]
+    assert shape["sounding_steps"].tolist() == [6, 3, 6]
+    assert shape["sustain_steps"].tolist() == [3, 1, 3]
+    assert shape["silent_steps"].tolist() == [2, 5, 2]
+    rows = summarize(composition_stats(comps), 8)
+    assert rows["mean_note_length"] == 15 / 8
+    assert rows["hold_fraction"] == 7 / 24 and rows["rest_fraction"] == 9 / 24
+    assert rows["distinct_compositions"] == 2 / 3

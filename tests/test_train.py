@@ -119,6 +119,8 @@ def test_resume_from_a_chosen_step_and_past_a_damaged_checkpoint(q_run, tmp_path
         r = invoke(*cmd)
         assert r.exit_code == 0, r.stderr
         assert "warning:" in r.stderr and "skipping it" in r.stderr
+    r = invoke("evaluate", out, "--step", 4096, "-n", 64, "--json", "-")
+    assert r.exit_code == 0 and json.loads(r.stdout), r.stderr
     r = invoke("train", "-o", out, "--resume", "--step", 0, "--steps", 4096)
     assert r.exit_code == 0, r.stderr
     assert Run.open(out).summary()["segments"][-1]["start_step"] == 0
