@@ -66,10 +66,12 @@ def test_bad_address(tmp_path):
 @pytest.mark.slow
 def test_two_trial_sweep_on_local_ray(tmp_path):
     pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[sweep]')")
-    spec = _spec(tmp_path, '[grid]\nalgo = ["q", "psi"]\n')
+    spec = _spec(tmp_path, '[grid]\nalgo = ["q", "psi"]\n'
+                           f'[[extra]]\npriming = "midi"\nprimer_midi = "{tmp_path / "missing.mid"}"\n')
     out = tmp_path / "sweep"
     r = invoke("sweep", spec, "-o", out)
-    assert r.exit_code == 0, r.output + r.stderr
+    assert r.exit_code == 1, r.output + r.stderr  # one trial failed: reported, the others finished
+    assert "failed" in r.stderr and "primer MIDI not found" in r.stderr
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert sorted(row["algo"] for row in rows) == ["psi", "q"]
     assert all(float(row["mean_log_p"]) < 0 and float(row["mean_note_length"]) > 0 for row in rows)
@@ -79,6 +81,6 @@ def test_two_trial_sweep_on_local_ray(tmp_path):
     from rltune.runs import Run
     assert Run.open(out / "trials" / "algo=q").summary()["env_steps"] >= 4096  # each trial is a run folder
     before = {p.name: p.stat().st_mtime for p in (out / "results").glob("*.json")}
-    r = invoke("sweep", spec, "-o", out)  # started again: nothing is rerun
-    assert r.exit_code == 0, r.stderr
+    r = invoke("sweep", spec, "-o", out)  # started again: only the failed trial runs again
+    assert r.exit_code == 1 and "primer MIDI not found" in r.stderr
     assert {p.name: p.stat().st_mtime for p in (out / "results").glob("*.json")} == before

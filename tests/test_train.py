@@ -98,7 +98,7 @@ def test_resume_refuses_what_cannot_change_and_says_when_done(q_run, tmp_path, f
     out = _copy(q_run, tmp_path / "run")
     before = (out / Run.CONFIG).read_text()
     for args, needle in ((["--algo", "psi"], "--algo"), (["--reward-scaler", "0.1"], "--reward-scaler"),
-                         (["--key", "G"], "--key"), (["--rules", "corrected"], "--rules"),
+                         (["--key", "G"], "--key"), (["--rules", "paper" if Run.open(q_run).config.rules == "corrected" else "corrected"], "--rules"),
                          (["--bundle", fixtures / "rl_tuner" / "note_rnn_paper_format"], "model")):
         assert_user_error(invoke("train", "-o", out, "--resume", *args), needle, "resum")
     assert (out / Run.CONFIG).read_text() == before
