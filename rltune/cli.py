@@ -458,7 +458,14 @@ def sweep(
     """Run a sweep of training runs on Ray Tune and draw the log p / music-theory frontier."""
     from rltune.sweep import run_sweep
     console.print(f"sweep [bold]{spec}[/] into [bold]{output}[/] (trials already finished are kept)")
-    r = run_sweep(spec, output, address=address)
+
+    def progress(kind, trial, done, total, **kw):
+        if kind == "finished":
+            console.print(f"[{done}/{total}] {trial}: mean log p per note {kw['mean_log_p']:.3f}, "
+                          f"music-theory reward {kw['mean_music_theory_reward']:.1f}", highlight=False)
+        elif kind == "failed":
+            console.print(f"[{done}/{total}] {trial}: [red]failed[/]", highlight=False)
+    r = run_sweep(spec, output, address=address, progress=progress)
     for trial, message in r["failed"].items():
         err.print(f"[bold red]trial {trial} failed:[/] {message}", highlight=False, soft_wrap=True)
     table = Table(title=f"Pareto front of {r['finished']} finished trials (of {r['total']}): log p against music-theory reward")

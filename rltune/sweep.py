@@ -203,6 +203,7 @@ def _ray_trainable(config):
 
 def run_sweep(spec_path, output, *, address: str | None = None, progress=None) -> dict:
     """Run the trials of ``spec_path`` that have not finished into ``output``; results and the frontier."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no status tables; progress comes from _Progress
     try:
         import ray
         from ray import tune
@@ -230,7 +231,8 @@ def run_sweep(spec_path, output, *, address: str | None = None, progress=None) -
             param_space={"job": tune.grid_search([j["job"] for j in jobs])},
             tune_config=tune.TuneConfig(max_concurrent_trials=max(1, cores // spec.cpus_per_trial)),
             run_config=tune.RunConfig(storage_path=str((sweep.path / "ray").resolve()), name="tune", verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)))
+                                      failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+                                      callbacks=[_progress_callback(tune, progress, len(pending))]))
         try:
             grid = tuner.fit()
             for r in grid:
@@ -241,6 +243,35 @@ def run_sweep(spec_path, output, *, address: str | None = None, progress=None) -
         finally:
             ray.shutdown()
     return _summarize(sweep, model, failures, interrupted)
+
+
+_REPORT = {}  # the driver's progress function; looked up at call time, so that the callback pickles
+
+
+def _report(kind, **info):
+    fn = _REPORT.get("progress")
+    if fn:
+        fn(kind, **info)
+
+
+def _progress_callback(tune, progress, total):
+    """A Tune callback telling ``progress(kind, **info)`` of each trial's end or failure."""
+    _REPORT["progress"] = progress
+
+    class Progress(tune.Callback):
+        def __init__(self):
+            self.done = 0
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            self.done += 1
+            _report("finished", trial=trial.config["job"]["id"], done=self.done, total=total,
+                    mean_log_p=result.get("mean_log_p"), mean_music_theory_reward=result.get("mean_music_theory_reward"))
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self.done += 1
+            _report("failed", trial=trial.config["job"]["id"], done=self.done, total=total)
+
+    return Progress()
 
 
 def _start_ray(ray, address):
