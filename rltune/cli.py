@@ -470,7 +470,7 @@ def sweep(
         err.print(f"[bold red]trial {trial} failed:[/] {message}", highlight=False, soft_wrap=True)
     table = Table(title=f"Pareto front of {r['finished']} finished trials (of {r['total']}): log p against music-theory reward")
     for col in ("trial", "mean log p / note", "r_MT / composition", "note length", "tonic start", "leaps resolved", "not in key"):
-        table.add_column(col, justify="left" if col == "trial" else "right")
+        table.add_column(col, justify="left" if col == "trial" else "right", overflow="fold", min_width=28 if col == "trial" else None)
     ref = r["note_rnn"]["rows"]
     table.add_row("Note RNN", f"{ref['mean_log_p']:.3f}", f"{ref['mean_music_theory_reward']:.1f}", f"{ref['mean_note_length']:.2f}",
                   f"{100 * ref['starting_with_tonic']:.1f}%", f"{100 * ref['leaps_resolved']:.1f}%", f"{100 * ref['notes_not_in_key']:.2f}%")

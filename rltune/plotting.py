@@ -82,11 +82,22 @@ def plot_frontier(results: list, reference: dict, front: list, path):
     if on_front:
         ax.plot([r["rows"]["mean_music_theory_reward"] for r in on_front], [r["rows"]["mean_log_p"] for r in on_front],
                 color="black", lw=1, ls="--", label="Pareto front")
+        shared = set.intersection(*(set(r["id"].split("_")) for r in on_front)) if len(on_front) > 1 else set()
         for r in on_front:
-            ax.annotate(r["id"], (r["rows"]["mean_music_theory_reward"], r["rows"]["mean_log_p"]), fontsize=6,
-                        xytext=(3, 3), textcoords="offset points")
+            label = "_".join(part for part in r["id"].split("_") if part not in shared)
+            ax.annotate(label, (r["rows"]["mean_music_theory_reward"], r["rows"]["mean_log_p"]), fontsize=7,
+                        xytext=(4, 2), textcoords="offset points")
     ref = reference["rows"]
-    ax.scatter([ref["mean_music_theory_reward"]], [ref["mean_log_p"]], c="black", marker="*", s=160, label="Note RNN")
+    xs = [r["rows"]["mean_music_theory_reward"] for r in results] or [ref["mean_music_theory_reward"]]
+    span = max(max(xs) - min(xs), 1.0)
+    lo = min(xs) - 0.15 * span
+    if ref["mean_music_theory_reward"] < lo - 0.5 * span:  # far off to the left: mark it at the edge
+        ax.scatter([lo], [ref["mean_log_p"]], c="black", marker="*", s=160, label="Note RNN")
+        ax.annotate(f"\u2190 Note RNN (r_MT {ref['mean_music_theory_reward']:.0f})", (lo, ref["mean_log_p"]),
+                    fontsize=8, xytext=(8, -3), textcoords="offset points")
+        ax.set_xlim(lo - 0.05 * span, max(xs) + 0.25 * span)
+    else:
+        ax.scatter([ref["mean_music_theory_reward"]], [ref["mean_log_p"]], c="black", marker="*", s=160, label="Note RNN")
     ax.set_xlabel("Mean music-theory reward per composition (the trial's rules)")
     ax.set_ylabel("Mean log p(a|s) per note under the Reward RNN")
     ax.grid(alpha=0.3)

@@ -83,6 +83,10 @@ class SweepSpec:
 
 def trial_id(axes: dict) -> str:
     def value(v):
+        if isinstance(v, dict):
+            return "+".join(f"{k}-{value(x)}" for k, x in v.items())
+        if isinstance(v, list):
+            return "+".join(value(x) for x in v)
         return f"{v:.4g}" if isinstance(v, float) else str(v)
     text = "_".join(f"{k}={value(v)}" for k, v in axes.items()) or "base"
     return re.sub(r"[^A-Za-z0-9_.=+-]", "-", text)
@@ -274,7 +278,20 @@ def _progress_callback(tune, progress, total):
     return Progress()
 
 
+def _check_reachable(address: str, seconds: float = 5.0):
+    """One line, quickly, when nothing listens at HOST:PORT (Ray itself waits minutes)."""
+    import socket
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=seconds):
+            pass
+    except OSError as e:
+        raise RLTuneError(f"cannot reach the Ray cluster at {address}: {e.strerror or type(e).__name__}") from None
+
+
 def _start_ray(ray, address):
+    if address and address != "auto":
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level="ERROR")
