@@ -328,8 +328,12 @@ class _RichTraining:
 
 
 def _train_settings(config_file, settings):
-    from rltune.config import load_toml, TrainConfig
+    """The settings given: a --config file, then the options; --rule-weight adds to the default weights."""
+    from rltune.config import TrainConfig, defaults, load_toml
     given = dict(load_toml(TrainConfig, config_file)) if config_file else {}
+    if "rule_weights" in settings:
+        settings = {**settings, "rule_weights": {**given.get("rule_weights", defaults(TrainConfig)["rule_weights"]),
+                                                 **settings["rule_weights"]}}
     given.update(settings)
     return given
 

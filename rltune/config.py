@@ -6,6 +6,12 @@ generated from these fields (:func:`rltune.cli_options.config_options`), a
 ``--config FILE.toml`` sets any of them, and a run folder keeps its
 ``config.toml``. Fields marked ``resumable`` may change when a run is resumed;
 the others are what the run *is* and cannot.
+
+The defaults of what tuning trades (algo g, rules corrected, reward_scaler 2.0,
+the motif rule weighted 2) were chosen from the sweep of
+``docs/sweeps/frontier.toml`` (``scripts/choose_default.py``): of the 39 trials,
+the config that meets the paper's improved rows with both seeds and keeps the
+Note RNN's note length within 25% while losing the least log p.
 """
 from __future__ import annotations
 
@@ -37,7 +43,7 @@ def option_name(name: str) -> str:
 
 @dataclass
 class TrainConfig:
-    algo: str = _f("q", "Learning target: " + ", ".join(ALGORITHMS) + " (see rltune.algorithms).")
+    algo: str = _f("g", "Learning target: " + ", ".join(ALGORITHMS) + " (see rltune.algorithms).")
     steps: int = _f(3_000_000, "Environment steps to train for (notes played, over all parallel compositions).", resumable=True)
     time_limit: float = _f(0.0, "Stop after this many seconds of training (0: no limit).", resumable=True)
     length: int = _f(32, "Steps per composition (16th notes).")
@@ -60,8 +66,9 @@ class TrainConfig:
     primer_melody: str = _f("", 'Melody in Magenta syntax for --priming melody, e.g. "[60, -2, 62]".')
     primer_dataset: str = _f("", "NoteSequence TFRecord for --priming dataset (a random melody prefix each time).")
     key: str = _f("C", "Key of the rules (e.g. C, G, Eb, F#m). The paper's is C major.")
-    rules: str = _f("paper", "paper (the original's index quirk, as the paper's table) or corrected.")
-    rule_weights: dict = _f({}, "Weight of one rule, e.g. repeating=0.5 (repeatable).", repeat="--rule-weight",
+    rules: str = _f("corrected", "corrected (holds are holds) or paper (the original's index quirk, as the paper's table).")
+    rule_weights: dict = _f({"motif": 2.0}, "Weight of one rule, e.g. repeating=0.5 (repeatable; rules not named weigh 1).",
+                            repeat="--rule-weight",
                             parse="rltune.rules:parse_weights")
     user_rules: list = _f([], "A user rule module:function or file.py:function (repeatable); see rltune.rules.", repeat="--rule")
     eval_every: int = _f(200_000, "Environment steps between evaluations (reward curve points).", resumable=True)

@@ -32,14 +32,16 @@ def main():
     data = json.load(open(sys.argv[1] if len(sys.argv) > 1 else "sweeps/frontier/results.json"))
     note_length = data["note_rnn"]["rows"]["mean_note_length"]
     configs = defaultdict(list)
-    for t in data["trials"]:
-        configs[(t.get("rules"), t["algo"], t["reward_scaler"])].append(t)
+    for t in data["trials"]:  # a config is every setting that varies but the seed
+        columns = list(t)[1:list(t).index("mean_log_p")]
+        configs[tuple((k, json.dumps(t[k])) for k in columns if k not in ("seed", "steps") and t[k] is not None)].append(t)
     best = None
     print(f"Note RNN: mean log p per note {data['note_rnn']['rows']['mean_log_p']:.3f}, mean note length {note_length:.2f}")
     for key, trials in sorted(configs.items(), key=lambda kv: str(kv[0])):
         fails = sorted({f for t in trials for f in verdict(t, note_length)})
         worst = min(t["mean_log_p"] for t in trials)
-        print(f"rules={key[0]} algo={key[1]} reward_scaler={key[2]}: seeds {len(trials)}, worst log p {worst:.3f}, "
+        name = " ".join(f"{k}={json.loads(v)}" for k, v in key)
+        print(f"{name}: seeds {len(trials)}, worst log p {worst:.3f}, "
               f"note length {max(t['mean_note_length'] for t in trials):.2f}, "
               + ("meets every row" if not fails else "fails " + ", ".join(fails)))
         if not fails and (best is None or worst > best[1]):
@@ -47,7 +49,7 @@ def main():
     if best is None:
         print("choice: none of the swept configs meets every condition")
         return 1
-    print(f"choice: rules={best[0][0]} algo={best[0][1]} reward_scaler={best[0][2]} (worst seed's log p {best[1]:.3f})")
+    print(f"choice: {' '.join(f'{k}={json.loads(v)}' for k, v in best[0])} (worst seed's log p {best[1]:.3f})")
     return 0
 
 

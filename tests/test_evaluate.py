@@ -77,7 +77,7 @@ def test_log_p_of_an_exported_policy_is_scored_as_its_run(fixture_bundle, tmp_pa
     bundle's own; a plain Note RNN is labelled as scored under itself; --reward-model overrides."""
     from rltune.evaluation import evaluate_model
     run = tmp_path / "q"
-    assert invoke("train", "--bundle", fixture_bundle, "-o", run, *tiny(4096), "--reward-scaler", "5").exit_code == 0
+    assert invoke("train", "--bundle", fixture_bundle, "-o", run, *tiny(4096), "--algo", "q", "--reward-scaler", "5").exit_code == 0
     assert invoke("export", run, "-o", tmp_path / "q.mag").exit_code == 0
     of_run = evaluate_model(run, num_compositions=500, seed=3)
     of_bundle = evaluate_model(tmp_path / "q.mag", num_compositions=500, seed=3)

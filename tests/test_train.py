@@ -23,7 +23,7 @@ def q_run(tmp_path_factory):
     """One tiny Q run, shared by the tests that only read it (copy it before changing it)."""
     from helpers import FIXTURE_BUNDLE
     out = tmp_path_factory.mktemp("q") / "run"
-    r = _train(FIXTURE_BUNDLE, out)
+    r = _train(FIXTURE_BUNDLE, out, "--algo", "q")
     assert r.exit_code == 0, r.output + r.stderr
     return out
 
