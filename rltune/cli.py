@@ -214,13 +214,8 @@ def evaluate(
     """Print the paper's music-theory table for models and compositions, side by side (gates for CI with --require)."""
     from rltune.errors import RLTuneError
     from rltune.evaluation import check_requirements, evaluate_melodies, parse_requirement, write_csv, write_json
-    from rltune.keys import Key
-    from rltune.rules import rule_indices
 
-    if key is not None:
-        Key.parse(key)
-    if rules is not None:
-        rule_indices(rules)
+    _check_key_and_rules(key, rules)
     requirements = [parse_requirement(r) for r in require]
     if num_compositions <= 0:
         raise RLTuneError(f"--num-compositions must be positive, got {num_compositions}")
@@ -243,6 +238,16 @@ def evaluate(
             f"{c['model']}: {c['row']} = {_fmt(c['value'])} (required {c['op']} {c['limit']:g})" for c in failed),
             highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _check_key_and_rules(key, rules):
+    """One line for a bad --key or --rules before any work (None: each run's own)."""
+    from rltune.keys import Key
+    from rltune.rules import rule_indices
+    if key is not None:
+        Key.parse(key)
+    if rules is not None:
+        rule_indices(rules)
 
 
 def _evaluate_targets(targets, step, reward_model, num_compositions, options) -> list:
@@ -282,7 +287,8 @@ def _priming_options(primer, priming, primer_midi):
 
 
 def _results_table(results, checks=(), out=None):
-    from rltune.metrics import TABLE_ROWS, format_value
+    from rltune.evaluation import table_cell
+    from rltune.metrics import TABLE_ROWS
     keys, rules = {r["key"] for r in results}, {r["rules"] for r in results}
     table = Table(title=f"Music-theory statistics (key {'/'.join(sorted(keys))}, rules {'/'.join(sorted(rules))})")
     table.add_column("")
@@ -292,9 +298,7 @@ def _results_table(results, checks=(), out=None):
     for k, label in TABLE_ROWS:
         cells = []
         for r in results:
-            cell = format_value(k, r["rows"].get(k))
-            if k == "mean_log_p" and r.get("scored_by") == "itself" and cell != "n/a":
-                cell += " (under itself)"
+            cell = table_cell(r, k)
             c = verdicts.get((r["name"], k))
             if c:
                 cell += " [green]pass[/]" if c["passed"] else f" [bold red]FAIL[/] ({c['op']} {c['limit']:g})"
@@ -438,14 +442,10 @@ def report(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing report."),
 ):
     """Write a self-contained HTML report to hear and compare models: table, curves, piano rolls and audio."""
-    from rltune.keys import Key
+    import contextlib
     from rltune.report import build_report
-    from rltune.rules import rule_indices
-    if key is not None:
-        Key.parse(key)
-    if rules is not None:
-        rule_indices(rules)
-    with err.status("evaluating and rendering", spinner="dots") if err.is_terminal else _nothing():
+    _check_key_and_rules(key, rules)
+    with err.status("evaluating and rendering", spinner="dots") if err.is_terminal else contextlib.nullcontext():
         r = build_report(inputs or None, output, num_compositions=num_compositions, length=length, key=key, rules=rules,
                          seed=seed, samples=samples, soundfont=soundfont, qpm=qpm, force=force)
     console.print(f"wrote [bold]{output}[/] ({r['bytes'] / 1e6:.1f} MB; {len(r['models'])} input(s) x {samples} samples; "
@@ -475,12 +475,10 @@ def sweep(
     table = Table(title=f"Pareto front of {r['finished']} finished trials (of {r['total']}): log p against music-theory reward")
     for col in ("trial", "mean log p / note", "r_MT / composition", "note length", "tonic start", "leaps resolved", "not in key"):
         table.add_column(col, justify="left" if col == "trial" else "right", overflow="fold", min_width=28 if col == "trial" else None)
-    ref = r["note_rnn"]["rows"]
-    table.add_row("Note RNN", f"{ref['mean_log_p']:.3f}", f"{ref['mean_music_theory_reward']:.1f}", f"{ref['mean_note_length']:.2f}",
-                  f"{100 * ref['starting_with_tonic']:.1f}%", f"{100 * ref['leaps_resolved']:.1f}%", f"{100 * ref['notes_not_in_key']:.2f}%")
-    for t in r["front"]:
-        table.add_row(t["id"], f"{t['mean_log_p']:.3f}", f"{t['mean_music_theory_reward']:.1f}", f"{t['mean_note_length']:.2f}",
-                      f"{100 * t['starting_with_tonic']:.1f}%", f"{100 * t['leaps_resolved']:.1f}%", f"{100 * t['notes_not_in_key']:.2f}%")
+    for name, row in [("Note RNN", r["note_rnn"]["rows"])] + [(t["id"], t) for t in r["front"]]:
+        table.add_row(name, f"{row['mean_log_p']:.3f}", f"{row['mean_music_theory_reward']:.1f}", f"{row['mean_note_length']:.2f}",
+                      f"{100 * row['starting_with_tonic']:.1f}%", f"{100 * row['leaps_resolved']:.1f}%",
+                      f"{100 * row['notes_not_in_key']:.2f}%")
     console.print(table)
     if r["finished"]:
         console.print(f"wrote {output}/results.csv, results.json and frontier.png")
@@ -488,11 +486,6 @@ def sweep(
         raise typer.Exit(130)
     if r["failed"]:
         raise typer.Exit(1)
-
-
-def _nothing():
-    import contextlib
-    return contextlib.nullcontext()
 
 
 def main():

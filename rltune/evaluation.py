@@ -65,6 +65,19 @@ def evaluate_model(model, *, num_compositions: int = 100_000, length: int = 32, 
             "key": key, "rules": rules}
 
 
+def table_cell(result: dict, row: str) -> str:
+    """A result's cell in the paper's table, as the CLI and the report print it."""
+    from rltune.metrics import format_value
+    cell = format_value(row, result["rows"].get(row))
+    if row == "mean_log_p" and result.get("scored_by") == "itself" and cell != "n/a":
+        cell += " (under itself)"
+    return cell
+
+
+def _is_checkpoint_folder(path: Path) -> bool:
+    return (path / "checkpoint").exists() or any(path.glob("*.index"))
+
+
 def is_melody_source(path) -> bool:
     """A NoteSequence TFRecord, a MIDI file, or a folder of MIDI files that is not a model."""
     from rltune.data import MIDI_EXT, TFRECORD_EXT
@@ -72,7 +85,7 @@ def is_melody_source(path) -> bool:
     path = Path(path)
     if path.is_file():
         return path.suffix.lower() in TFRECORD_EXT + MIDI_EXT
-    if not path.is_dir() or Run.is_run(path) or (path / "checkpoint").exists() or any(path.glob("*.index")):
+    if not path.is_dir() or Run.is_run(path) or _is_checkpoint_folder(path):
         return False
     return any(f.suffix.lower() in MIDI_EXT for f in path.rglob("*"))
 
@@ -96,8 +109,8 @@ def evaluate_input(source, **kwargs) -> dict:
         allowed = {k: kwargs[k] for k in ("length", "key", "rules", "reward_model") if k in kwargs}
         return evaluate_melodies(source, **allowed)
     source_path = Path(source) if source is not None else None
-    if source_path is not None and source_path.is_dir() and not (source_path / "run.json").exists() \
-            and not (source_path / "checkpoint").exists() and not any(source_path.glob("*.index")):
+    if source_path is not None and source_path.is_dir() and not Run.is_run(source_path) \
+            and not _is_checkpoint_folder(source_path):
         raise RLTuneError(f"{source} holds no model, checkpoint, run or MIDI files")
     return evaluate_model(source, **kwargs)
 

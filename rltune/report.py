@@ -83,7 +83,8 @@ def piano_roll_svg(events, key: str = "C", qpm: float = DEFAULT_QPM, step_px: in
     """An inline SVG piano roll: in-key notes blue, others red, bar lines every 16 steps."""
     from rltune.audio import notes
     from rltune.keys import Key
-    in_key = Key.parse(key).in_key
+    parsed = Key.parse(key)
+    in_key = parsed.in_key
     played = notes(events, qpm)
     steps = len(events)
     pitches = [p for _, _, p in played] or [60]
@@ -94,7 +95,7 @@ def piano_roll_svg(events, key: str = "C", qpm: float = DEFAULT_QPM, step_px: in
              f'viewBox="0 0 {width} {height}" role="img" aria-label="piano roll">',
              f'<rect width="{width}" height="{height}" fill="#fafafa"/>']
     for p in range(lo, hi + 1):
-        if p % 12 == Key.parse(key).tonic_pc:
+        if p % 12 == parsed.tonic_pc:
             parts.append(f'<rect y="{(hi - p) * pitch_px}" width="{width}" height="{pitch_px}" fill="#eef3fb"/>')
     for bar in range(0, steps + 1, 16):
         parts.append(f'<line x1="{bar * step_px}" x2="{bar * step_px}" y1="0" y2="{height}" stroke="#ccc"/>')
@@ -119,16 +120,12 @@ def _sample(events, ogg, key, qpm, label) -> str:
 
 
 def _table(columns) -> str:
-    from rltune.metrics import TABLE_ROWS, format_value
+    from rltune.evaluation import table_cell
+    from rltune.metrics import TABLE_ROWS
     head = "".join(f"<th>{html.escape(c['result']['name'])}</th>" for c in columns)
     rows = []
     for k, label in TABLE_ROWS:
-        cells = []
-        for c in columns:
-            cell = format_value(k, c["result"]["rows"].get(k))
-            if k == "mean_log_p" and c["result"].get("scored_by") == "itself" and cell != "n/a":
-                cell += " (under itself)"
-            cells.append(f"<td>{html.escape(cell)}</td>")
+        cells = [f"<td>{html.escape(table_cell(c['result'], k))}</td>" for c in columns]
         rows.append(f"<tr><th>{html.escape(label)}</th>{''.join(cells)}</tr>")
     rows.append("<tr><th>Compositions</th>" + "".join(f"<td>{c['result']['num_compositions']:,}</td>" for c in columns) + "</tr>")
     return f'<table><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
