@@ -332,12 +332,13 @@ class _RichTraining:
 
 
 def _train_settings(config_file, settings):
-    """The settings given: a --config file, then the options; --rule-weight adds to the default weights."""
-    from rltune.config import TrainConfig, defaults, load_toml
+    """The settings given: a --config file, then the options; --rule-weight adds to the weights
+    the defaults, the preset or the file would give."""
+    from rltune.config import TrainConfig, load_toml
     given = dict(load_toml(TrainConfig, config_file)) if config_file else {}
     if "rule_weights" in settings:
-        settings = {**settings, "rule_weights": {**given.get("rule_weights", defaults(TrainConfig)["rule_weights"]),
-                                                 **settings["rule_weights"]}}
+        base = TrainConfig.from_settings({**given, "preset": settings.get("preset", given.get("preset", ""))}).rule_weights
+        settings = {**settings, "rule_weights": {**base, **settings["rule_weights"]}}
     given.update(settings)
     return given
 
@@ -355,6 +356,7 @@ def train(
     force: bool = typer.Option(False, "--force", help="Replace a run already in --output."),
     evaluate_after: int = typer.Option(0, "--evaluate", help="Afterwards, print the paper's table for the Note RNN and the tuned model over this many compositions each."),
     primer: Optional[str] = typer.Option(None, "--primer", help='Prime every composition with a MIDI file or a melody such as "[60, -2, 62]" (sets --priming midi or melody).'),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved settings (defaults, --preset, --config, options) as TOML and exit."),
     settings: dict = None,
 ):
     """Tune a Note RNN with RL Tuner (Q, Psi, G or RL-only) and write a run folder."""
@@ -371,8 +373,14 @@ def train(
     model = _model_path(bundle, checkpoint)
     if step is not None and not resume:
         raise RLTuneError("--step goes with --resume (export and evaluate take --step too)")
+    if dry_run and resume:
+        raise RLTuneError("--dry-run shows a new run's settings; a resumed run's are in its config.toml")
     if not resume:
-        cfg = TrainConfig(**{**defaults(TrainConfig), **given}).validate()
+        cfg = TrainConfig.from_settings(given).validate()
+        if dry_run:
+            from rltune.config import to_toml
+            print(to_toml(cfg.to_dict()), end="")
+            return
     with Progress(TextColumn("[bold]training[/]"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"),
                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=err,
                   transient=True, disable=not err.is_terminal) as bar:

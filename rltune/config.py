@@ -20,11 +20,16 @@ import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
-from rltune.algorithms import ALGORITHMS
+from rltune.algorithms import ALGORITHMS, get_algorithm
 from rltune.errors import RLTuneError
+from rltune.presets import PRESETS, unknown_preset
 
 EXPLORATION = ("egreedy", "boltzmann")
 PRIMING = ("random-note", "midi", "melody", "dataset")
+PRIMER_MODES = ("continue", "original")
+BOLTZMANN_STORES = ("played", "argmax")
+G_PRIORS = ("frozen", "trained")
+REPLAY_SAMPLING = ("with-replacement", "without-replacement")
 
 
 def _f(default, help: str, *, resumable: bool = False, repeat: str | None = None, parse: str | None = None):
@@ -43,6 +48,8 @@ def option_name(name: str) -> str:
 
 @dataclass
 class TrainConfig:
+    preset: str = _f("", "A named set of settings under the options given (see rltune.presets): "
+                     + "; ".join(f"{name}: {p.summary}" for name, p in PRESETS.items()) + ".")
     algo: str = _f("g", "Learning target: " + ", ".join(ALGORITHMS) + " (see rltune.algorithms).")
     steps: int = _f(3_000_000, "Environment steps to train for (notes played, over all parallel compositions).", resumable=True)
     time_limit: float = _f(0.0, "Stop after this many seconds of training (0: no limit).", resumable=True)
@@ -60,8 +67,17 @@ class TrainConfig:
     exploration: str = _f("egreedy", "egreedy (epsilon annealed linearly) or boltzmann (sample from the softmax of the action scores).")
     epsilon: float = _f(0.1, "Final exploration probability of egreedy.")
     exploration_steps: int = _f(500_000, "Environment steps over which epsilon anneals from 1.0 to --epsilon.")
+    boltzmann_stores: str = _f("played", "With boltzmann: the action stored for learning, played (the note played and "
+                               "rewarded) or argmax (the original stores the most valued note while it plays a sampled one).")
+    g_prior: str = _f("frozen", "With algorithms whose target uses the prior (g): frozen (the paper: the Reward RNN stays "
+                      "fixed) or trained (the original's G graph: the TD loss also trains the Reward RNN through the target).")
+    replay_sampling: str = _f("with-replacement", "How a minibatch is drawn from replay: with-replacement or "
+                              "without-replacement (the original's random.sample).")
     priming: str = _f("random-note", "How each composition starts: random-note, midi (--primer-midi), melody (--primer-melody) "
                       "or dataset (--primer-dataset); --primer sets midi or melody.")
+    primer_mode: str = _f("continue", "With a primer (midi, melody, dataset): continue (observe the primer's last event and "
+                          "go on from it) or original (feed the whole primer, then observe the model's most probable next "
+                          "event, as the original's MIDI priming).")
     primer_midi: str = _f("", "MIDI file for --priming midi.")
     primer_melody: str = _f("", 'Melody in Magenta syntax for --priming melody, e.g. "[60, -2, 62]".')
     primer_dataset: str = _f("", "NoteSequence TFRecord for --priming dataset (a random melody prefix each time).")
@@ -90,6 +106,14 @@ class TrainConfig:
         need(self.algo in ALGORITHMS, f"unknown algorithm {self.algo!r}: choose one of {', '.join(ALGORITHMS)}")
         need(self.exploration in EXPLORATION, f"unknown exploration {self.exploration!r}: choose one of {', '.join(EXPLORATION)}")
         need(self.priming in PRIMING, f"unknown priming mode {self.priming!r}: choose one of {', '.join(PRIMING)}")
+        for name, choices in (("primer_mode", PRIMER_MODES), ("boltzmann_stores", BOLTZMANN_STORES),
+                              ("g_prior", G_PRIORS), ("replay_sampling", REPLAY_SAMPLING)):
+            need(getattr(self, name) in choices, f"unknown {option_name(name)} {getattr(self, name)!r}: choose one of {', '.join(choices)}")
+        need(not self.preset or self.preset in PRESETS, unknown_preset(self.preset))
+        need(self.boltzmann_stores == "played" or self.exploration == "boltzmann",
+             f"--boltzmann-stores {self.boltzmann_stores} goes with --exploration boltzmann (the run explores with {self.exploration})")
+        need(self.g_prior == "frozen" or get_algorithm(self.algo).needs_prior_at_next_state,
+             f"--g-prior {self.g_prior} applies only to algorithms whose target uses the prior (g), not {self.algo}")
         for name in ("steps", "length", "num_envs", "minibatch_size", "replay_size", "eval_every",
                      "eval_compositions", "checkpoint_every", "exploration_steps"):
             need(getattr(self, name) > 0, f"{option_name(name)} must be positive, got {getattr(self, name)}")
@@ -114,6 +138,12 @@ class TrainConfig:
         for name, w in self.rule_weights.items():
             need(isinstance(w, (int, float)) and math.isfinite(w), f"--rule-weight {name}={w}: the weight must be a finite number")
         return self
+
+    @classmethod
+    def from_settings(cls, given: dict) -> "TrainConfig":
+        """A new run's config: the defaults, then ``given["preset"]`` if named, then ``given`` (not yet validated)."""
+        from rltune.presets import resolve
+        return cls(**resolve(defaults(cls), given))
 
     def to_dict(self) -> dict:
         return asdict(self)

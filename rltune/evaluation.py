@@ -48,7 +48,8 @@ def evaluate_model(model, *, num_compositions: int = 100_000, length: int = 32, 
     for i, start in enumerate(range(0, num_compositions, CHUNK)):
         n = min(CHUNK, num_compositions - start)
         primer, lengths = primers(n)
-        out = policy.sample(primer, length, primer_lengths=lengths, greedy=greedy, seed=seed * 7919 + i, chunk=CHUNK)
+        out = policy.sample(primer, length, primer_lengths=lengths, greedy=greedy, seed=seed * 7919 + i, chunk=CHUNK,
+                              predict_next=primers.predict_next)
         comps.append(out["events"].astype(np.int64))
         log_p.append(out["log_p"])
         if progress:

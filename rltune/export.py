@@ -78,8 +78,9 @@ def export_compositions(source, output, *, num: int, fmt: str = "note-sequences"
     key = run.config.key if run else "C"
     length = length or (run.config.length if run else 32)
     policy = load_policy(source, step=step)
-    primer, lengths = (run.primers(seed) if run else primers_for(seed=seed))(num)
-    events = policy.sample(primer, length, primer_lengths=lengths, seed=seed)["events"]
+    primers = run.primers(seed) if run else primers_for(seed=seed)
+    primer, lengths = primers(num)
+    events = policy.sample(primer, length, primer_lengths=lengths, seed=seed, predict_next=primers.predict_next)["events"]
     name = source.stem if source.suffix == ".mag" else source.name
     seqs = [events_to_sequence(ev, qpm=qpm, key=key, title=f"{name} composition {i + 1}") for i, ev in enumerate(events)]
     for i, s in enumerate(seqs):

@@ -67,26 +67,35 @@ class Policy:
         return total
 
     @tf.function(reduce_retracing=True)
-    def prime(self, primer, lengths):
-        """Feed primer[:, :len-1] from the zero state; returns states and the last primer event."""
+    def prime(self, primer, lengths, predict_next=False):
+        """Feed the primers from the zero state; returns the states and the first observation.
+
+        ``predict_next`` False: feed primer[:, :len-1] and observe the last primer event (a
+        one-event primer is the RL Tuner's random note). True (the original's MIDI priming):
+        feed the whole primer and observe the first network's most probable next event."""
         nets = self._all()
         batch = tf.shape(primer)[0]
         states = [n.zero_state(batch) for n in nets]
-        steps = tf.shape(primer)[1] - 1
-        for t in tf.range(steps):
-            keep = (t < lengths - 1)[:, None]
+        extra = tf.cast(predict_next, tf.int32)
+        fed = lengths - 1 + extra
+        logits = tf.zeros([batch, self.networks[0].num_classes])
+        for t in tf.range(tf.shape(primer)[1] - 1 + extra):
+            keep = (t < fed)[:, None]
             new_states = []
-            for n, st in zip(nets, states):
-                _, ns = n.step(primer[:, t], st)
+            for i, (n, st) in enumerate(zip(nets, states)):
+                out, ns = n.step(primer[:, t], st)
                 new_states.append(tuple(tf.where(keep, a, b) for a, b in zip(ns, st)))
+                if i == 0:
+                    logits = tf.where(keep, out, logits)
             states = new_states
-        last = tf.gather(primer, lengths - 1, batch_dims=1)
+        last = tf.where(predict_next, tf.cast(tf.argmax(logits, axis=1), primer.dtype),
+                        tf.gather(primer, lengths - 1, batch_dims=1))
         return states, last
 
     @tf.function(reduce_retracing=True)
-    def _sample(self, primer, lengths, num_steps, temperature, greedy, seed, record_probs):
+    def _sample(self, primer, lengths, num_steps, temperature, greedy, seed, record_probs, predict_next):
         nets = self._all()
-        states, last = self.prime(primer, lengths)
+        states, last = self.prime(primer, lengths, predict_next)
         reward_idx = next(i for i, n in enumerate(nets) if n is self.reward_network)
         events = tf.TensorArray(tf.int32, size=num_steps)
         logps = tf.TensorArray(tf.float32, size=num_steps)
@@ -133,10 +142,12 @@ class Policy:
         return self._probabilities(tf.constant(melodies), tf.constant(temperature, tf.float32)).numpy()
 
     def sample(self, primers, num_steps: int, *, primer_lengths=None, temperature: float = 1.0,
-               greedy: bool = False, seed: int = 0, chunk: int = 8192, record_probs: bool = False):
+               greedy: bool = False, seed: int = 0, chunk: int = 8192, record_probs: bool = False,
+               predict_next: bool = False):
         """Sample ``num_steps`` events after each primer.
 
         ``primers`` int [N, P] (ragged primers right-padded, with ``primer_lengths``).
+        ``predict_next``: the original's primer semantics (see :meth:`prime`).
         Returns dict(events [N, num_steps], log_p [N, num_steps] under the Reward RNN,
         and probs [N, num_steps, 38] when ``record_probs``).
         """
@@ -148,7 +159,7 @@ class Policy:
             sl = slice(start, start + chunk)
             e, lp, p = self._sample(tf.constant(primers[sl]), tf.constant(lengths[sl]), tf.constant(num_steps, tf.int32),
                                     tf.constant(temperature, tf.float32), tf.constant(bool(greedy)),
-                                    tf.constant([seed, i], tf.int64), record_probs)
+                                    tf.constant([seed, i], tf.int64), record_probs, tf.constant(bool(predict_next)))
             out_e.append(e.numpy())
             out_l.append(lp.numpy())
             if record_probs:

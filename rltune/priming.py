@@ -4,7 +4,10 @@ Training, evaluation and export all prime through :class:`Primers`, built
 from the priming fields of a :class:`~rltune.config.TrainConfig` (a run's own
 config, or one made for the occasion). A call returns right-padded primers
 [N, P] and their lengths [N]; the policy feeds all but the last event and
-then observes the last one, as the RL Tuner observes its random first note.
+then observes the last one, as the RL Tuner observes its random first note
+(``primer_mode="continue"``), or, with ``primer_mode="original"``
+(``Primers.predict_next``), feeds the whole primer and observes the model's
+most probable next event, as the original's MIDI priming does.
 """
 from __future__ import annotations
 
@@ -50,6 +53,8 @@ class Primers:
 
     def __init__(self, config, rng: np.random.Generator):
         self.rng = rng
+        # the original's primer semantics: feed the whole primer, observe the model's most probable next event
+        self.predict_next = config.priming != "random-note" and getattr(config, "primer_mode", "continue") == "original"
         self.melody = None
         self.melodies = None
         if config.priming == "midi":
@@ -66,7 +71,7 @@ class Primers:
     def reseeded(self, rng: np.random.Generator) -> "Primers":
         """The same primers (files already read) drawing from another random generator."""
         other = object.__new__(Primers)
-        other.rng, other.melody, other.melodies = rng, self.melody, self.melodies
+        other.rng, other.melody, other.melodies, other.predict_next = rng, self.melody, self.melodies, self.predict_next
         return other
 
     def __call__(self, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -149,7 +149,7 @@ def load_spec(path) -> SweepSpec:
         raise RLTuneError(f"cpus_per_trial in {path} must be a positive whole number")
     for trial in spec.trials():  # every trial's config is valid (types, ranges) before anything starts
         try:
-            TrainConfig(**{**defaults(TrainConfig), **trial["settings"]}).validate()
+            TrainConfig.from_settings(trial["settings"]).validate()
         except RLTuneError as e:
             raise RLTuneError(f"trial {trial['id']} of {path}: {e}") from None
     return spec
@@ -187,7 +187,7 @@ def run_trial(job: dict) -> dict:
     from rltune.evaluation import evaluate_model
     from rltune.runs import write_json
     from rltune.training import train
-    cfg = TrainConfig(**{**defaults(TrainConfig), **job["settings"]})
+    cfg = TrainConfig.from_settings(job["settings"])
     t0 = time.time()
     summary = train(job["model"], job["dir"], cfg, force=True)
     result = evaluate_model(job["dir"], num_compositions=job["compositions"], key=cfg.key, rules=cfg.rules, seed=cfg.seed)
@@ -349,7 +349,7 @@ def _note_rnn_reference(sweep: Sweep, model: Path) -> dict:
     cache = sweep.path / "results" / "_note_rnn.json"
     if cache.is_file():
         return json.loads(cache.read_text())
-    base = TrainConfig(**{**defaults(TrainConfig), **sweep.spec.base})
+    base = TrainConfig.from_settings(sweep.spec.base)
     rows = evaluate_model(model, num_compositions=sweep.spec.compositions, key=base.key, rules=base.rules)["rows"]
     ref = {"model": str(model), "rows": rows}
     cache.parent.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,9 @@ class UpdateSchedule:
 
     def __init__(self, config: TrainConfig):
         self.per_step = config.replay_ratio / config.minibatch_size
-        self.learning_starts = config.learning_starts
+        # without replacement a minibatch needs that many transitions (the original waits for them)
+        full = config.minibatch_size if config.replay_sampling == "without-replacement" else 1
+        self.learning_starts = max(config.learning_starts, full)
         self.credit = 0.0
 
     def updates(self, env_steps: int, new_steps: int) -> int:
@@ -80,7 +82,7 @@ def build_rules(config: TrainConfig) -> Rules:
 def evaluate_policy(policy, rules: Rules, n: int, length: int, primers: Primers, seed: int) -> dict:
     """Sample ``n`` compositions; mean log p and (weighted) music-theory reward per composition."""
     primer, lengths = primers(n)
-    out = policy.sample(primer, length, primer_lengths=lengths, seed=seed)
+    out = policy.sample(primer, length, primer_lengths=lengths, seed=seed, predict_next=primers.predict_next)
     comps = out["events"].astype(np.int64)
     state = rules.new_state(n)
     r_mt = np.zeros(n)
@@ -142,7 +144,7 @@ class Trainer:
         """One batch of compositions, step by step: act, score, store and learn."""
         cfg, tuner, c = self.config, self.tuner, self.counters
         B, T = cfg.num_envs, cfg.length
-        q_state, r_state, obs = tuner.prime(*self.primers(B))
+        q_state, r_state, obs = tuner.prime(*self.primers(B), predict_next=self.primers.predict_next)
         compositions, leap = np.zeros((B, T), np.int64), self.rules.new_state(B)
         total_reward = np.zeros(B)
         boltzmann = tf.constant(cfg.exploration == "boltzmann")
@@ -150,25 +152,24 @@ class Trainer:
             # 1. act: every composition plays one note
             self.epsilon = epsilon_at(c.env_steps, cfg)
             seed = tf.constant([cfg.seed * 1_000_003 + c.env_steps, t], tf.int64)
-            action, log_p, new_q, new_r, next_prior = tuner.act(obs, q_state, r_state, tf.constant(self.epsilon, tf.float32),
-                                                                boltzmann, seed)
+            step = tuner.act(obs, q_state, r_state, tf.constant(self.epsilon, tf.float32), boltzmann, seed)
             # 2. score: the rules over the batch, plus log p(a|s) where the algorithm's reward has it
-            a = action.numpy()
-            r_mt, _ = self.rules.step(compositions, a, t, T, leap)
-            compositions[:, t] = a
-            reward = tuner.algo.reward(log_p.numpy(), cfg.reward_scaler * r_mt)
+            played = step["played"].numpy()
+            r_mt, _ = self.rules.step(compositions, played, t, T, leap)
+            compositions[:, t] = played
+            reward = tuner.algo.reward(step["log_p"].numpy(), cfg.reward_scaler * r_mt)
             total_reward += reward
             c.env_steps += B
             # 3. store, and 4. learn (each update followed by the soft target update)
             n_updates = self.schedule.updates(c.env_steps, B)
             t_learn = time.perf_counter()
-            loss, target = tuner.store_and_learn(obs, action, tf.constant(reward, tf.float32), q_state, new_q, next_prior,
-                                                 tf.constant(n_updates), tf.constant([cfg.seed * 1_000_003 + c.env_steps, 7], tf.int64))
+            loss, target = tuner.store_and_learn(obs, step, tf.constant(reward, tf.float32), q_state, r_state, n_updates,
+                                                 tf.constant([cfg.seed * 1_000_003 + c.env_steps, 7], tf.int64))
             if n_updates:
                 self.check_loss(float(loss), float(target))
                 self.learn_seconds += time.perf_counter() - t_learn
                 c.updates += n_updates
-            obs, q_state, r_state = action, new_q, new_r
+            obs, q_state, r_state = step["played"], step["q_state"], step["r_state"]
         c.compositions += B
         self.recent = (self.recent + [float(total_reward.mean())])[-20:]
 

@@ -1,10 +1,14 @@
 """Environment steps per second of `rltune train`, learning included.
 
-At the original's replay ratio (6.4 sampled transitions per environment step:
-minibatch 32 every 5 steps) with a one-layer 100-unit Note RNN (the shipped
-default). Prints `env_steps_per_s=<number>` last.
+Without --preset: rltune's default schedule at the original's replay ratio
+(6.4 sampled transitions per environment step, in minibatches of 1,024) with
+the shipped one-layer 100-unit Note RNN. With --preset original: the
+original's schedule (minibatches of 32 without replacement, one per 5
+environment steps of each composition: ~100 small updates per acting step).
+Prints `env_steps_per_s=<number>` last.
 
     python scripts/bench_train.py --algo q [--steps 600000]
+    python scripts/bench_train.py --preset original [--exploration egreedy] [--algo g]
 """
 import argparse
 import sys
@@ -16,18 +20,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--algo", default="q", choices=["q", "psi", "g", "rl-only"])
+    ap.add_argument("--algo", default=None, choices=["q", "psi", "g", "rl-only"])
+    ap.add_argument("--preset", default="")
+    ap.add_argument("--exploration", default=None, choices=["egreedy", "boltzmann"])
     ap.add_argument("--steps", type=int, default=600_000)
     ap.add_argument("--bundle", default=None, help="default: the shipped bundle")
     args = ap.parse_args()
     from rltune.config import TrainConfig
     from rltune.training import train
-    cfg = TrainConfig(algo=args.algo, steps=args.steps, replay_ratio=6.4, eval_every=10**9, checkpoint_every=10**9,
-                      num_samples=0, eval_compositions=100)
+    given = {"steps": args.steps, "eval_every": 10**9, "checkpoint_every": 10**9, "num_samples": 0, "eval_compositions": 100}
+    given.update({k: v for k, v in (("algo", args.algo), ("exploration", args.exploration)) if v})
+    if args.preset:
+        given["preset"] = args.preset
+    else:
+        given.setdefault("algo", "q")
+        given["replay_ratio"] = 6.4
+    cfg = TrainConfig.from_settings(given).validate()
     with tempfile.TemporaryDirectory() as d:
         s = train(args.bundle, Path(d) / "run", cfg)
-    print(f"algo={args.algo} env_steps={s['env_steps']} updates={s['updates']} minibatch={cfg.minibatch_size} "
-          f"num_envs={cfg.num_envs} replay_ratio={s['updates'] * cfg.minibatch_size / s['env_steps']:.2f} "
+    print(f"preset={cfg.preset or '-'} algo={cfg.algo} exploration={cfg.exploration} env_steps={s['env_steps']} "
+          f"updates={s['updates']} minibatch={cfg.minibatch_size} num_envs={cfg.num_envs} "
+          f"replay_ratio={s['updates'] * cfg.minibatch_size / s['env_steps']:.2f} "
           f"train_seconds={s['train_seconds']:.1f} learn_seconds={s['learn_seconds']:.1f}")
     print(f"env_steps_per_s={s['env_steps_per_s']:.0f}")
 

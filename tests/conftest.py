@@ -27,6 +27,15 @@ def golden_rewards():
 
 
 @pytest.fixture
+def magenta_python():
+    """The Magenta oracle venv's python (for tests that need Magenta but not ../shared's scripts)."""
+    python = MAGENTA_VENV / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"the Magenta oracle venv is not built at {MAGENTA_VENV} (../shared/magenta-oracle/setup.sh)")
+    return python
+
+
+@pytest.fixture
 def magenta_venv():
     if not (MAGENTA_VENV / "bin" / "melody_rnn_generate").exists():
         pytest.skip(f"the Magenta oracle venv is not built at {MAGENTA_VENV} (../shared/magenta-oracle/setup.sh)")

@@ -36,7 +36,8 @@ def test_replay_buffer_is_a_ring_and_samples_what_it_holds():
     for start in (0, 6):  # 6 + 6 transitions into 10 slots: the oldest two are overwritten
         n = 6
         ids = tf.range(start, start + n)
-        buf.add(ids, ids, tf.cast(ids, tf.float32), tf.zeros([n, 2]), tf.ones([n, 2]), tf.fill([n, 3], 0.5))
+        buf.add(obs=ids, action=ids, next_obs=ids + 1, reward=tf.cast(ids, tf.float32), state=tf.zeros([n, 2]),
+                next_state=tf.ones([n, 2]), next_log_prior=tf.fill([n, 3], 0.5))
     assert int(buf.size) == 10 and int(buf.position) == 2
     np.testing.assert_array_equal(buf.obs.numpy(), [10, 11, 2, 3, 4, 5, 6, 7, 8, 9])
     idx = buf.sample_indices(5000, tf.constant([1, 2], tf.int64))
@@ -44,11 +45,27 @@ def test_replay_buffer_is_a_ring_and_samples_what_it_holds():
     assert counts.min() > 350 and counts.max() < 650  # uniform over the filled slots
     batch = buf.gather(tf.constant([0, 9]))
     np.testing.assert_array_equal(batch["reward"].numpy(), [10.0, 9.0])
-    assert batch["next_log_prior"].shape == (2, 3)
+    np.testing.assert_array_equal(batch["next_obs"].numpy(), [11, 10])
+    assert batch["next_log_prior"].shape == (2, 3) and batch["reward_next_state"] is None
     half = ReplayBuffer(capacity=10, state_size=2)
-    half.add(tf.range(3), tf.range(3), tf.zeros(3), tf.zeros([3, 2]), tf.zeros([3, 2]))
+    half.add(obs=tf.range(3), action=tf.range(3), next_obs=tf.range(3), reward=tf.zeros(3), state=tf.zeros([3, 2]),
+             next_state=tf.zeros([3, 2]))
     assert half.sample_indices(1000, tf.constant([0, 0], tf.int64)).numpy().max() <= 2
     assert half.gather(tf.constant([0]))["next_log_prior"] is None
+
+
+def test_sampling_without_replacement_is_uniform_and_distinct():
+    """random.sample's law: k distinct slots, every slot equally likely, from a full or a nearly empty buffer."""
+    from rltune._tf import tf
+    from rltune.replay import distinct_uniform
+    for n, capacity in ((40, 100_000), (32, 64), (1000, 1000)):
+        counts = np.zeros(n)
+        for i in range(300):
+            idx = distinct_uniform(32, tf.constant(n), capacity, tf.constant([i, 3], tf.int64)).numpy()
+            assert len(set(idx)) == 32 and idx.min() >= 0 and idx.max() < n
+            counts += np.bincount(idx, minlength=n)
+        expected = 300 * 32 / n
+        assert np.abs(counts - expected).max() < 5 * np.sqrt(expected) + 1e-9, (n, counts.min(), counts.max())
 
 
 def test_config_toml_round_trip(tmp_path):
