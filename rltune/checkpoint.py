@@ -1,7 +1,11 @@
-"""Bundle and checkpoint I/O: Magenta ``.mag`` bundles, Magenta basic_rnn
-checkpoints and RL Tuner (paper-format) Note RNN checkpoints.
+"""Bundle and checkpoint I/O: Magenta ``.mag`` bundles and checkpoints of the
+three melody_rnn configurations (basic_rnn, lookback_rnn, attention_rnn) and
+RL Tuner (paper-format) Note RNN checkpoints.
 
-Layer sizes are always read from the variables' shapes.
+Layer sizes are always read from the variables' shapes; the configuration from
+a bundle's generator id (a checkpoint's from its input and class sizes and its
+attention variables); the attention length, which no variable shows, from the
+metagraph's initial state (a bundle's, or the ``.meta`` beside a checkpoint).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import numpy as np
 from rltune.errors import RLTuneError
 from rltune.outputs import atomic_write_bytes
 
-SUPPORTED_GENERATORS = ("basic_rnn",)
+SUPPORTED_GENERATORS = ("basic_rnn", "lookback_rnn", "attention_rnn")
 
 
 @dataclass
@@ -90,7 +94,11 @@ def bundle_variables(bundle: Bundle) -> dict[str, np.ndarray]:
 
 
 # Variable layouts: (name, scope, LSTM cell pattern with the layer number and part, fc weight names, fc bias names)
-_MAGENTA_CELL = r"rnn/multi_rnn_cell/cell_(\d+)/(?:basic_lstm_cell|lstm_cell)/(kernel|bias)"
+_MAGENTA_CELL = r"rnn/multi_rnn_cell/cell_(\d+)/(?:attention_cell_wrapper/)?(?:basic_lstm_cell|lstm_cell)/(kernel|bias)"
+_ATTENTION = "rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/"
+ATTENTION_VARIABLES = {"in_kernel": "kernel", "in_bias": "bias", "query_kernel": "attention/kernel",
+                       "query_bias": "attention/bias", "attn_w": "attention/attn_w", "attn_v": "attention/attn_v",
+                       "out_kernel": "attn_output_projection/kernel", "out_bias": "attn_output_projection/bias"}
 _LAYOUTS = (
     ("RL Tuner Note RNN (TF 1.x)", "rnn_model/", _MAGENTA_CELL, ("fully_connected/weights",),
      ("fully_connected/bias", "fully_connected/biases")),
@@ -120,21 +128,90 @@ def _network(variables, scope, cell_pattern, fc_w_names, fc_b_names, layout, sou
             raise RLTuneError(f"{source}: layer {i} kernel {k.shape} / bias {b.shape} are not LSTM shapes")
         if i > 0 and k.shape[0] - k.shape[1] // 4 != layers[i - 1][0].shape[1] // 4:
             raise RLTuneError(f"{source}: layer {i} input does not match layer {i - 1} output")
-    w = NoteRNNWeights(layers, fc_w, fc_b)
+    attention = None
+    if any(n.startswith(scope + _ATTENTION) for n in variables):
+        missing = [v for v in ATTENTION_VARIABLES.values() if scope + _ATTENTION + v not in variables]
+        if missing:
+            raise RLTuneError(f"{source}: incomplete attention wrapper (no {_ATTENTION}{missing[0]})")
+        attention = {k: variables[scope + _ATTENTION + v] for k, v in ATTENTION_VARIABLES.items()}
+    w = NoteRNNWeights(layers, fc_w, fc_b, attention=attention)
     if fc_w.shape != (w.layer_sizes[-1], fc_b.shape[0]):
         raise RLTuneError(f"{source}: fully connected weights {fc_w.shape} do not fit the last LSTM layer")
     return w
 
 
-def weights_from_variables(variables: dict[str, np.ndarray], source: str = "checkpoint"):
-    """Recognise a variable layout and build :class:`NoteRNNWeights` from it: (weights, layout name)."""
+def weights_from_variables(variables: dict[str, np.ndarray], source: str = "checkpoint", configuration: str | None = None,
+                           metagraph: bytes | None = None):
+    """Recognise a variable layout and build :class:`NoteRNNWeights` from it: (weights, layout name).
+
+    ``configuration``: the melody_rnn configuration (a bundle's generator id); None: inferred from
+    the sizes. ``metagraph``: where the attention length is read, and what the checkpoint must fit."""
     for layout, scope, cell, fc_w, fc_b in _LAYOUTS:
         w = _network(variables, scope, cell, fc_w, fc_b, layout, source)
         if w is not None:
-            return w, layout
+            return configure(w, configuration, metagraph, source), layout
     found = ", ".join(f"{n} {list(v.shape)}" for n, v in sorted(variables.items())[:8]) or "no variables"
     more = f" (+{len(variables) - 8} more)" if len(variables) > 8 else ""
     raise RLTuneError(f"{source}: variables match no Note RNN layout (Magenta basic_rnn or RL Tuner); found {found}{more}")
+
+
+def configure(w, configuration: str | None, metagraph: bytes | None, source: str):
+    """Set the weights' configuration (encoder) and attention length, checking that they fit."""
+    from rltune.encoders import ENCODERS
+    if configuration is None:
+        sizes = {(cls.input_size, cls.num_classes, cls.name == "attention_rnn"): name for name, cls in ENCODERS.items()}
+        configuration = sizes.get((w.input_size, w.num_classes, w.attention is not None))
+        if configuration is None:
+            raise RLTuneError(f"{source}: a model of {w.input_size} inputs and {w.num_classes} classes"
+                              f"{' with attention' if w.attention else ''} is none of Magenta's melody configurations "
+                              f"(basic_rnn 38/38, lookback_rnn 121/40, attention_rnn 74/40 with attention)")
+    enc = ENCODERS[configuration]
+    if (w.input_size, w.num_classes) != (enc.input_size, enc.num_classes):
+        raise RLTuneError(f"{source}: a {configuration} model has {enc.input_size} inputs and {enc.num_classes} classes; "
+                          f"its checkpoint has {w.input_size} and {w.num_classes}")
+    if (configuration == "attention_rnn") != (w.attention is not None):
+        raise RLTuneError(f"{source}: a {configuration} model {'needs' if w.attention is None else 'has no'} attention "
+                          f"variables; its checkpoint {'has none' if w.attention is None else 'has them'}")
+    w.encoder = configuration
+    widths = metagraph_state_widths(metagraph) if metagraph else None
+    if widths is not None:
+        lstm = [u for i, u in enumerate(w.layer_sizes) for _ in range(4 if i == 0 and w.attention else 2)]
+        if len(widths) != len(lstm) or any(a != b for j, (a, b) in enumerate(zip(widths, lstm)) if not (w.attention and j == 3)):
+            raise RLTuneError(f"{source}: the metagraph's state sizes {widths} do not fit the checkpoint's layers {w.layer_sizes}")
+    if w.attention is not None:
+        units = w.layer_sizes[0]
+        if widths is None or widths[3] % units:
+            raise RLTuneError(f"{source}: the attention length of this attention_rnn model cannot be found "
+                              f"(no metagraph with its initial state beside the checkpoint)")
+        w.attn_length = widths[3] // units
+    return w
+
+
+def metagraph_state_widths(metagraph: bytes) -> list[int] | None:
+    """The widths of a Magenta generation graph's ``initial_state`` tensors, or None if unreadable."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+    from rltune._tf import tf
+    meta = meta_graph_pb2.MetaGraphDef()
+    try:
+        meta.ParseFromString(metagraph)
+    except Exception:  # noqa: BLE001 - protobuf raises several kinds
+        return None
+    nodes = {n.name: n for n in meta.graph_def.node}
+    widths = []
+    for name in meta.collection_def["initial_state"].node_list.value:
+        node = nodes.get(name.split(":")[0])
+        if node is None:
+            return None
+        if node.op == "Placeholder":
+            widths.append(node.attr["shape"].shape.dim[-1].size)
+            continue
+        dims = nodes.get(node.input[0].split(":")[0]) if node.op == "Fill" and node.input else None
+        if dims is not None and dims.op == "ConcatV2":
+            dims = nodes.get(dims.input[1].split(":")[0])
+        if dims is None or dims.op != "Const":
+            return None
+        widths.append(int(np.ravel(tf.make_ndarray(dims.attr["value"].tensor))[-1]))
+    return widths or None
 
 
 def scoped_networks(variables: dict[str, np.ndarray], source: str = "checkpoint") -> dict:
@@ -145,7 +222,7 @@ def scoped_networks(variables: dict[str, np.ndarray], source: str = "checkpoint"
         w = _network(variables, scope, _MAGENTA_CELL, ("fully_connected/weights",),
                      ("fully_connected/biases", "fully_connected/bias"), "Magenta basic_rnn", source)
         if w is not None:
-            nets[scope.rstrip("/")] = w
+            nets[scope.rstrip("/")] = configure(w, None, None, source) if w.attention is None else w
     return nets
 
 
@@ -193,14 +270,16 @@ def load_weights(path) -> LoadedModel:
             except RLTuneError:
                 pass
         raise
-    w, layout = weights_from_variables(variables, source=prefix)
+    meta = Path(prefix + ".meta")
+    w, layout = weights_from_variables(variables, source=prefix, metagraph=meta.read_bytes() if meta.is_file() else None)
     return LoadedModel(w, prefix, "checkpoint", layout, extra=scoped_networks(variables, prefix))
 
 
 def _load_bundle(p: Path) -> LoadedModel:
     bundle = read_bundle(p)
     variables = bundle_variables(bundle)
-    w, layout = weights_from_variables(variables, source=str(p))
+    w, layout = weights_from_variables(variables, source=str(p), configuration=bundle.generator_id,
+                                       metagraph=bundle.metagraph or None)
     return LoadedModel(w, str(p), "bundle", layout, bundle=bundle, extra=scoped_networks(variables, str(p)))
 
 
@@ -208,7 +287,8 @@ def bundle_info(path) -> dict:
     """What a bundle holds: ids, descriptions and the architecture inferred from its checkpoint."""
     bundle = read_bundle(path)
     variables = bundle_variables(bundle)
-    weights, layout = weights_from_variables(variables, source=str(path))
+    weights, layout = weights_from_variables(variables, source=str(path), configuration=bundle.generator_id,
+                                             metagraph=bundle.metagraph or None)
     return {
         "bundle": str(path),
         "generator_id": bundle.generator_id,

@@ -1,4 +1,9 @@
-"""The Note RNN: a stack of LSTM layers and a linear layer over 38 classes.
+"""The Note RNN: an input encoder, a stack of LSTM layers and a linear layer over the classes.
+
+Magenta's three melody_rnn configurations: basic_rnn (one-hot events in, 38
+classes), lookback_rnn (121 inputs, 40 classes) and attention_rnn (74 inputs,
+40 classes, Magenta's ``AttentionCellWrapper`` on the first layer); the input
+encodings are :mod:`rltune.encoders`, whose state travels with the LSTM state.
 
 Math of TF1's ``BasicLSTMCell`` / ``LSTMCell`` (no peepholes, no projection),
 which Magenta's basic_rnn and the RL Tuner paper's model use: the kernel is
@@ -8,8 +13,16 @@ forget bias of 1.0 is added at run time (it is not stored in the checkpoint):
     i, j, f, o = split([x, h] @ kernel + bias, 4)
     c' = c * sigmoid(f + 1) + sigmoid(i) * tanh(j);   h' = tanh(c') * sigmoid(o)
 
-States are flat tuples ``(c0, h0, c1, h1, ...)``, the order of Magenta's
-``initial_state`` / ``final_state`` collections.
+States are flat tuples: the encoder's state tensors, then ``(c0, h0, c1, h1,
+...)`` in the order of Magenta's ``initial_state`` / ``final_state`` collections
+(with attention, ``c0, h0, attns, attn_states`` for the first layer).
+
+The attention wrapper (https://arxiv.org/abs/1601.06733, ``magenta.contrib.rnn``):
+the layer's input is ``[x, attns] @ W_in``; after the LSTM step, the query
+``[c, h] @ W_q`` scores the last ``attn_length`` outputs ``H`` by
+``v . tanh(H @ W_a + query)``; ``attns`` is their softmax-weighted sum, the
+output ``[h, attns] @ W_out`` is appended to ``H`` (the oldest dropped) and
+fed to the next layer.
 """
 from __future__ import annotations
 
@@ -23,12 +36,18 @@ from rltune.encoding import NUM_CLASSES
 FORGET_BIAS = 1.0
 
 
+ATTENTION_PARTS = ("in_kernel", "in_bias", "query_kernel", "query_bias", "attn_w", "attn_v", "out_kernel", "out_bias")
+
+
 @dataclass
 class NoteRNNWeights:
     """Plain numpy weights; layer sizes are read from the shapes."""
     layers: list  # [(kernel [in + units, 4 * units], bias [4 * units]), ...]
     fc_weights: np.ndarray  # [units of last layer, classes]
     fc_bias: np.ndarray  # [classes]
+    encoder: str = "basic_rnn"  # the melody_rnn configuration: basic_rnn, lookback_rnn or attention_rnn
+    attention: dict | None = None  # ATTENTION_PARTS -> arrays (attention_rnn's first layer)
+    attn_length: int = 0  # outputs the attention looks back over
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -36,6 +55,8 @@ class NoteRNNWeights:
 
     @property
     def input_size(self) -> int:
+        if self.attention:
+            return int(self.attention["in_kernel"].shape[1])
         k, _ = self.layers[0]
         return int(k.shape[0]) - int(k.shape[1]) // 4
 
@@ -49,6 +70,11 @@ class NoteRNNWeights:
         for i, (k, b) in enumerate(self.layers):
             out[f"{prefix}/kernel_{i}"] = k
             out[f"{prefix}/bias_{i}"] = b
+        if self.encoder != "basic_rnn":
+            out[f"{prefix}/encoder"] = np.array(self.encoder)
+        if self.attention:
+            out.update({f"{prefix}/attention_{k}": v for k, v in self.attention.items()})
+            out[f"{prefix}/attn_length"] = np.array(self.attn_length)
         return out
 
     @classmethod
@@ -57,13 +83,43 @@ class NoteRNNWeights:
         n = sum(1 for k in arrays if k.startswith(f"{prefix}/kernel_"))
         if n == 0:
             raise RLTuneError(f"checkpoint holds no {prefix!r} network")
+        attention = {k: arrays[f"{prefix}/attention_{k}"] for k in ATTENTION_PARTS} \
+            if f"{prefix}/attention_in_kernel" in arrays else None
         return cls([(arrays[f"{prefix}/kernel_{i}"], arrays[f"{prefix}/bias_{i}"]) for i in range(n)],
-                   arrays[f"{prefix}/fc_weights"], arrays[f"{prefix}/fc_bias"])
+                   arrays[f"{prefix}/fc_weights"], arrays[f"{prefix}/fc_bias"],
+                   str(arrays[f"{prefix}/encoder"]) if f"{prefix}/encoder" in arrays else "basic_rnn",
+                   attention, int(arrays[f"{prefix}/attn_length"]) if attention else 0)
 
     def architecture(self) -> dict:
-        return {"cell": "LSTM (TF1 BasicLSTMCell math, gates i,j,f,o, forget bias 1.0)",
-                "layer_sizes": self.layer_sizes, "input_size": self.input_size,
-                "num_classes": self.num_classes}
+        out = {"configuration": self.encoder, "cell": "LSTM (TF1 BasicLSTMCell math, gates i,j,f,o, forget bias 1.0)",
+               "layer_sizes": self.layer_sizes, "input_size": self.input_size, "num_classes": self.num_classes}
+        if self.attention:
+            out["attention"] = f"AttentionCellWrapper on layer 0, attn_length {self.attn_length}"
+        return out
+
+
+def lstm_step(x, c, h, kernel, bias):
+    """TF1 BasicLSTMCell: one matmul of [x, h] with the whole kernel (cheaper to differentiate than a row gather)."""
+    gates = tf.matmul(tf.concat([x, h], axis=1), kernel) + bias
+    gi, gj, gf, go = tf.split(gates, 4, axis=1)
+    c = c * tf.sigmoid(gf + FORGET_BIAS) + tf.sigmoid(gi) * tf.tanh(gj)
+    return c, tf.tanh(c) * tf.sigmoid(go)
+
+
+def attention_step(x, state, a: dict, kernel, bias, attn_length: int):
+    """Magenta's AttentionCellWrapper around a BasicLSTMCell: (output, [c, h, attns, attn_states])."""
+    c, h, attns, attn_states = state
+    units = int(kernel.shape[1]) // 4
+    x = tf.matmul(tf.concat([x, attns], axis=1), a["in_kernel"]) + a["in_bias"]
+    c, h = lstm_step(x, c, h, kernel, bias)
+    query = tf.matmul(tf.concat([c, h], axis=1), a["query_kernel"]) + a["query_bias"]
+    hidden = tf.reshape(attn_states, [-1, attn_length, units])
+    features = tf.einsum("blu,uv->blv", hidden, a["attn_w"][0, 0])
+    weights = tf.nn.softmax(tf.reduce_sum(a["attn_v"] * tf.tanh(features + query[:, None, :]), axis=2))
+    attns = tf.reduce_sum(weights[:, :, None] * hidden, axis=1)
+    output = tf.matmul(tf.concat([h, attns], axis=1), a["out_kernel"]) + a["out_bias"]
+    attn_states = tf.reshape(tf.concat([hidden[:, 1:], output[:, None, :]], axis=1), [-1, attn_length * units])
+    return output, [c, h, attns, attn_states]
 
 
 def random_weights(layer_sizes, seed: int = 0, num_classes: int = NUM_CLASSES) -> NoteRNNWeights:
@@ -91,13 +147,16 @@ class NoteRNN(tf.Module):
 
     def __init__(self, weights: NoteRNNWeights, name: str = "note_rnn", trainable: bool = True):
         super().__init__(name=name)
+        from rltune.encoders import get_encoder
+        self.encoder = get_encoder(weights.encoder)
         self.layer_sizes = weights.layer_sizes
         self.num_classes = weights.num_classes
         self.input_size = weights.input_size
-        if self.input_size != NUM_CLASSES or self.num_classes != NUM_CLASSES:
+        self.attn_length = weights.attn_length if weights.attention else 0
+        if self.input_size != self.encoder.input_size or self.num_classes != self.encoder.num_classes:
             from rltune.errors import RLTuneError
-            raise RLTuneError(f"model has {self.input_size} inputs and {self.num_classes} classes; "
-                              f"rltune's melody encoding needs {NUM_CLASSES} and {NUM_CLASSES}")
+            raise RLTuneError(f"model has {self.input_size} inputs and {self.num_classes} classes; its {self.encoder.name} "
+                              f"encoding has {self.encoder.input_size} and {self.encoder.num_classes}")
         with self.name_scope:
             self.kernels = [tf.Variable(k.astype(np.float32), trainable=trainable, name=f"kernel_{i}")
                             for i, (k, _) in enumerate(weights.layers)]
@@ -105,35 +164,62 @@ class NoteRNN(tf.Module):
                            for i, (_, b) in enumerate(weights.layers)]
             self.fc_weights = tf.Variable(weights.fc_weights.astype(np.float32), trainable=trainable, name="fc_weights")
             self.fc_bias = tf.Variable(weights.fc_bias.astype(np.float32), trainable=trainable, name="fc_bias")
+            self.attention = {k: tf.Variable(v.astype(np.float32), trainable=trainable, name=f"attention_{k}")
+                              for k, v in (weights.attention or {}).items()}
 
     @property
     def weight_variables(self) -> list:
-        """All variables in a fixed order (kernels, biases, fc weights, fc bias)."""
-        return [*self.kernels, *self.biases, self.fc_weights, self.fc_bias]
+        """All variables in a fixed order (kernels, biases, fc weights, fc bias, attention parts)."""
+        return [*self.kernels, *self.biases, self.fc_weights, self.fc_bias, *self.attention.values()]
+
+    @property
+    def state_widths(self) -> list[int]:
+        """Widths of the flat state's tensors: the encoder's, then each layer's (c, h[, attns, attn_states])."""
+        widths = list(self.encoder.state_widths)
+        for i, u in enumerate(self.layer_sizes):
+            widths += [u, u] + ([u, u * self.attn_length] if i == 0 and self.attn_length else [])
+        return widths
 
     @property
     def state_size(self) -> int:
-        return 2 * sum(self.layer_sizes)
+        return sum(self.state_widths)
 
     def zero_state(self, batch: int):
-        return tuple(tf.zeros([batch, u]) for u in self.layer_sizes for _ in (0, 1))
+        k = len(self.encoder.state_widths)
+        return tuple(self.encoder.initial(batch)) + tuple(tf.zeros([batch, w]) for w in self.state_widths[k:])
+
+    def resolve(self, state, classes):
+        """The events [B] that classes [B] play after the events ``state`` has seen."""
+        return self.encoder.resolve(state[:len(self.encoder.state_widths)], classes)
+
+    def label(self, state, events):
+        """The class Magenta's encoder gives events [B] played after the events ``state`` has seen."""
+        return self.encoder.label(state[:len(self.encoder.state_widths)], events)
 
     def step(self, events, state):
         """One step: event indices [B] and a state -> logits [B, classes], new state."""
-        new_state = []
-        x = tf.one_hot(events, self.input_size)
+        k = len(self.encoder.state_widths)
+        enc = self.encoder.observe(tuple(state[:k]), events)
+        x = self.encoder.features(enc, events)
+        new_state, j = list(enc), k
         for i in range(len(self.layer_sizes)):
-            c, h = state[2 * i], state[2 * i + 1]
-            # one matmul of [x, h] with the whole kernel: cheaper to differentiate than a row gather
-            gates = tf.matmul(tf.concat([x, h], axis=1), self.kernels[i])
-            gates = gates + self.biases[i]
-            gi, gj, gf, go = tf.split(gates, 4, axis=1)
-            c = c * tf.sigmoid(gf + FORGET_BIAS) + tf.sigmoid(gi) * tf.tanh(gj)
-            h = tf.tanh(c) * tf.sigmoid(go)
+            c, h = state[j], state[j + 1]
+            if i == 0 and self.attn_length:
+                x, cell_state = self._attention_step(x, state[j:j + 4])
+                new_state += cell_state
+                j += 4
+                continue
+            c, h = self._lstm(i, x, c, h)
             new_state += [c, h]
-            x = h
+            x, j = h, j + 2
         logits = tf.matmul(x, self.fc_weights) + self.fc_bias
         return logits, tuple(new_state)
+
+    def _lstm(self, i, x, c, h):
+        return lstm_step(x, c, h, self.kernels[i], self.biases[i])
+
+    def _attention_step(self, x, state):
+        return attention_step(x, state, self.attention, self.kernels[0], self.biases[0], self.attn_length)
 
     def run(self, events, state=None):
         """Feed [B, T] events from ``state`` (zero): logits [B, T, classes], final state."""
@@ -161,6 +247,27 @@ class NoteRNN(tf.Module):
         if melodies.ndim == 1:
             melodies = melodies[None]
         return self._probabilities(tf.constant(melodies)).numpy()
+
+    @tf.function(reduce_retracing=True)
+    def _log_likelihood(self, events):
+        state = self.zero_state(tf.shape(events)[0])
+        out = tf.TensorArray(tf.float32, size=tf.shape(events)[1] - 1)
+        for t in tf.range(tf.shape(events)[1] - 1):
+            logits, state = self.step(events[:, t], state)
+            label = self.label(state, events[:, t + 1])
+            out = out.write(t, tf.gather(tf.nn.log_softmax(logits), label, batch_dims=1))
+        return tf.transpose(out.stack())
+
+    def log_likelihood(self, melodies) -> np.ndarray:
+        """int [N, T] melodies (the 38 event indices) -> [N, T-1]: log p of event t+1 given events
+        0..t from the zero state, under the model's own encoding: the probability of the class
+        Magenta's ``events_to_label`` gives the event (a repeat of the event one or two bars back
+        is scored as the lookback class for lookback_rnn and attention_rnn). As Magenta's
+        ``Melody`` does, rests before the first note are read as holds."""
+        melodies = np.atleast_2d(np.asarray(melodies, dtype=np.int32))
+        if melodies.shape[1] < 2:
+            return np.zeros((len(melodies), 0), np.float32)
+        return self._log_likelihood(tf.constant(self.encoder.clean(melodies))).numpy()
 
     def sequence_logits(self, events, dropout: float = 0.0, training: bool = False):
         """Teacher-forced logits [B, T, classes] for [B, T] events from the zero state.
@@ -202,4 +309,5 @@ class NoteRNN(tf.Module):
     def get_weights(self) -> NoteRNNWeights:
         return NoteRNNWeights(
             layers=[(k.numpy(), b.numpy()) for k, b in zip(self.kernels, self.biases)],
-            fc_weights=self.fc_weights.numpy(), fc_bias=self.fc_bias.numpy())
+            fc_weights=self.fc_weights.numpy(), fc_bias=self.fc_bias.numpy(), encoder=self.encoder.name,
+            attention={k: v.numpy() for k, v in self.attention.items()} or None, attn_length=self.attn_length)

@@ -264,8 +264,14 @@ class Run:
         step, q, reward = self.networks(step)
         info = {"run": str(self.path), "step": step, "algorithm": self.config.algo, "rules": self.config.rules,
                 "key": self.config.key, "model": str(self.model)}
-        return Policy.tuned(self.algorithm, NoteRNN(q, name="q_network", trainable=False),
-                            NoteRNN(reward, name="reward_rnn", trainable=False), name or self.path.name, info)
+        policy = Policy.tuned(self.algorithm, NoteRNN(q, name="q_network", trainable=False),
+                              NoteRNN(reward, name="reward_rnn", trainable=False), name or self.path.name, info)
+        if getattr(self.config, "g_prior", "frozen") == "trained" and self.model.exists():
+            # the trained prior is part of the policy; log p(a|s) is still scored by the Note RNN tuned from
+            from rltune.checkpoint import load_weights
+            policy = policy.with_reward_network(NoteRNN(load_weights(self.model).weights, name="note_rnn", trainable=False),
+                                                label=f"{self.model} (the prior was trained)")
+        return policy
 
     def export_networks(self, step: int | None = None):
         """(networks of the generation graph, description) for ``rltune export``."""
