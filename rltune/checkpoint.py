@@ -176,7 +176,7 @@ def configure(w, configuration: str | None, metagraph: bytes | None, source: str
     widths = metagraph_state_widths(metagraph) if metagraph else None
     if widths is not None:
         lstm = [u for i, u in enumerate(w.layer_sizes) for _ in range(4 if i == 0 and w.attention else 2)]
-        if len(widths) != len(lstm) or any(a != b for j, (a, b) in enumerate(zip(widths, lstm)) if not (w.attention and j == 3)):
+        if len(widths) < len(lstm) or any(a != b for j, (a, b) in enumerate(zip(widths, lstm)) if not (w.attention and j == 3)):
             raise RLTuneError(f"{source}: the metagraph's state sizes {widths} do not fit the checkpoint's layers {w.layer_sizes}")
     if w.attention is not None:
         units = w.layer_sizes[0]
@@ -202,7 +202,7 @@ def metagraph_state_widths(metagraph: bytes) -> list[int] | None:
         node = nodes.get(name.split(":")[0])
         if node is None:
             return None
-        if node.op == "Placeholder":
+        if node.op in ("Placeholder", "PlaceholderWithDefault"):
             widths.append(node.attr["shape"].shape.dim[-1].size)
             continue
         dims = nodes.get(node.input[0].split(":")[0]) if node.op == "Fill" and node.input else None
@@ -214,15 +214,18 @@ def metagraph_state_widths(metagraph: bytes) -> list[int] | None:
     return widths or None
 
 
-def scoped_networks(variables: dict[str, np.ndarray], source: str = "checkpoint") -> dict:
-    """Extra Note RNNs stored under a scope next to the main one (``reward_rnn/`` in exported G policies)."""
+def scoped_networks(variables: dict[str, np.ndarray], source: str = "checkpoint", main=None) -> dict:
+    """Extra Note RNNs stored under a scope next to the main one (``reward_rnn/`` in exported G policies);
+    copies of the main network's architecture, so they take its configuration and attention length."""
     scopes = {m.group(1) for n in variables if (m := re.fullmatch(r"(.+/)" + _MAGENTA_CELL, n))} - {"rnn_model/"}
     nets = {}
     for scope in sorted(scopes):
         w = _network(variables, scope, _MAGENTA_CELL, ("fully_connected/weights",),
                      ("fully_connected/biases", "fully_connected/bias"), "Magenta basic_rnn", source)
         if w is not None:
-            nets[scope.rstrip("/")] = configure(w, None, None, source) if w.attention is None else w
+            w.encoder = main.encoder if main is not None else configure(w, None, None, source).encoder
+            w.attn_length = main.attn_length if main is not None and w.attention else 0
+            nets[scope.rstrip("/")] = w
     return nets
 
 
@@ -272,7 +275,7 @@ def load_weights(path) -> LoadedModel:
         raise
     meta = Path(prefix + ".meta")
     w, layout = weights_from_variables(variables, source=prefix, metagraph=meta.read_bytes() if meta.is_file() else None)
-    return LoadedModel(w, prefix, "checkpoint", layout, extra=scoped_networks(variables, prefix))
+    return LoadedModel(w, prefix, "checkpoint", layout, extra=scoped_networks(variables, prefix, w))
 
 
 def _load_bundle(p: Path) -> LoadedModel:
@@ -280,7 +283,7 @@ def _load_bundle(p: Path) -> LoadedModel:
     variables = bundle_variables(bundle)
     w, layout = weights_from_variables(variables, source=str(p), configuration=bundle.generator_id,
                                        metagraph=bundle.metagraph or None)
-    return LoadedModel(w, str(p), "bundle", layout, bundle=bundle, extra=scoped_networks(variables, str(p)))
+    return LoadedModel(w, str(p), "bundle", layout, bundle=bundle, extra=scoped_networks(variables, str(p), w))
 
 
 def bundle_info(path) -> dict:

@@ -43,9 +43,9 @@ def _networks(source, step):
 
 
 def export_bundle(source, output, *, step: int | None = None, force: bool = False) -> dict:
-    """Write ``source`` (a run or any Note RNN) as a basic_rnn GeneratorBundle."""
-    from rltune.checkpoint import write_bundle
-    from rltune.magenta_graph import bundle_bytes
+    """Write ``source`` (a run or any Note RNN) as a GeneratorBundle of its configuration
+    (basic_rnn, lookback_rnn or attention_rnn)."""
+    from rltune.magenta_graph import write_policy_bundle
     from rltune.outputs import check_writable
     output = Path(output)
     if output.suffix != ".mag":
@@ -53,8 +53,7 @@ def export_bundle(source, output, *, step: int | None = None, force: bool = Fals
     _refuse_existing(output, force)
     check_writable(output)
     networks, desc = _networks(Path(source), step)
-    ckpt, meta = bundle_bytes(networks)
-    write_bundle(output, ckpt, meta, desc)
+    write_policy_bundle(output, networks, desc)
     return {"output": str(output), "description": desc, "networks": [s or "main" for s, _, _ in networks]}
 
 

@@ -145,8 +145,12 @@ def _cores() -> int:
 class NoteRNN(tf.Module):
     """A Note RNN whose weights are TensorFlow variables (trainable or frozen)."""
 
-    def __init__(self, weights: NoteRNNWeights, name: str = "note_rnn", trainable: bool = True):
+    def __init__(self, weights: NoteRNNWeights, name: str = "note_rnn", trainable: bool = True, dtype: str = "float32"):
+        """``dtype`` float64 computes (not trains) in double precision: Magenta's tuned attention
+        models feed their outputs back and can grow to 10^2-10^3, where float32 drifts by ~1e-4."""
         super().__init__(name=name)
+        self.dtype = tf.as_dtype(dtype)
+        np_dtype = self.dtype.as_numpy_dtype
         from rltune.encoders import get_encoder
         self.encoder = get_encoder(weights.encoder)
         self.layer_sizes = weights.layer_sizes
@@ -158,13 +162,13 @@ class NoteRNN(tf.Module):
             raise RLTuneError(f"model has {self.input_size} inputs and {self.num_classes} classes; its {self.encoder.name} "
                               f"encoding has {self.encoder.input_size} and {self.encoder.num_classes}")
         with self.name_scope:
-            self.kernels = [tf.Variable(k.astype(np.float32), trainable=trainable, name=f"kernel_{i}")
+            self.kernels = [tf.Variable(k.astype(np_dtype), trainable=trainable, name=f"kernel_{i}")
                             for i, (k, _) in enumerate(weights.layers)]
-            self.biases = [tf.Variable(b.astype(np.float32), trainable=trainable, name=f"bias_{i}")
+            self.biases = [tf.Variable(b.astype(np_dtype), trainable=trainable, name=f"bias_{i}")
                            for i, (_, b) in enumerate(weights.layers)]
-            self.fc_weights = tf.Variable(weights.fc_weights.astype(np.float32), trainable=trainable, name="fc_weights")
-            self.fc_bias = tf.Variable(weights.fc_bias.astype(np.float32), trainable=trainable, name="fc_bias")
-            self.attention = {k: tf.Variable(v.astype(np.float32), trainable=trainable, name=f"attention_{k}")
+            self.fc_weights = tf.Variable(weights.fc_weights.astype(np_dtype), trainable=trainable, name="fc_weights")
+            self.fc_bias = tf.Variable(weights.fc_bias.astype(np_dtype), trainable=trainable, name="fc_bias")
+            self.attention = {k: tf.Variable(v.astype(np_dtype), trainable=trainable, name=f"attention_{k}")
                               for k, v in (weights.attention or {}).items()}
 
     @property
@@ -186,7 +190,7 @@ class NoteRNN(tf.Module):
 
     def zero_state(self, batch: int):
         k = len(self.encoder.state_widths)
-        return tuple(self.encoder.initial(batch)) + tuple(tf.zeros([batch, w]) for w in self.state_widths[k:])
+        return tuple(self.encoder.initial(batch)) + tuple(tf.zeros([batch, w], self.dtype) for w in self.state_widths[k:])
 
     def resolve(self, state, classes):
         """The events [B] that classes [B] play after the events ``state`` has seen."""
@@ -200,7 +204,7 @@ class NoteRNN(tf.Module):
         """One step: event indices [B] and a state -> logits [B, classes], new state."""
         k = len(self.encoder.state_widths)
         enc = self.encoder.observe(tuple(state[:k]), events)
-        x = self.encoder.features(enc, events)
+        x = tf.cast(self.encoder.features(enc, events), self.dtype)
         new_state, j = list(enc), k
         for i in range(len(self.layer_sizes)):
             c, h = state[j], state[j + 1]
@@ -231,7 +235,7 @@ class NoteRNN(tf.Module):
             logits, st = self.step(ev, carry[1])
             return logits, st
 
-        init = (tf.zeros([tf.shape(events)[0], self.num_classes]), tuple(state))
+        init = (tf.zeros([tf.shape(events)[0], self.num_classes], self.dtype), tuple(state))
         logits, states = tf.scan(body, tf.transpose(events), initializer=init)
         final = tuple(s[-1] for s in states)
         return tf.transpose(logits, [1, 0, 2]), final
@@ -239,7 +243,7 @@ class NoteRNN(tf.Module):
     @tf.function(reduce_retracing=True)
     def _probabilities(self, events):
         logits, _ = self.run(events)
-        return tf.nn.softmax(logits)
+        return tf.cast(tf.nn.softmax(logits), tf.float32)
 
     def probabilities(self, melodies) -> np.ndarray:
         """[N, T] event indices -> [N, T, classes]: the distribution after each step from the zero state."""
@@ -255,7 +259,7 @@ class NoteRNN(tf.Module):
         for t in tf.range(tf.shape(events)[1] - 1):
             logits, state = self.step(events[:, t], state)
             label = self.label(state, events[:, t + 1])
-            out = out.write(t, tf.gather(tf.nn.log_softmax(logits), label, batch_dims=1))
+            out = out.write(t, tf.cast(tf.gather(tf.nn.log_softmax(logits), label, batch_dims=1), tf.float32))
         return tf.transpose(out.stack())
 
     def log_likelihood(self, melodies) -> np.ndarray:

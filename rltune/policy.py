@@ -33,8 +33,8 @@ class Policy:
     info: dict = field(default_factory=dict)
 
     @classmethod
-    def note_rnn(cls, weights: NoteRNNWeights, name="model", info=None):
-        net = NoteRNN(weights, name="note_rnn", trainable=False)
+    def note_rnn(cls, weights: NoteRNNWeights, name="model", info=None, dtype: str = "float32"):
+        net = NoteRNN(weights, name="note_rnn", trainable=False, dtype=dtype)
         return cls([net], [True], None, name, "note_rnn", info or {})
 
     @classmethod
@@ -78,7 +78,7 @@ class Policy:
         states = [n.zero_state(batch) for n in nets]
         extra = tf.cast(predict_next, tf.int32)
         fed = lengths - 1 + extra
-        logits = tf.zeros([batch, self.networks[0].num_classes])
+        logits = tf.zeros([batch, self.networks[0].num_classes], self.networks[0].dtype)
         for t in tf.range(tf.shape(primer)[1] - 1 + extra):
             keep = (t < fed)[:, None]
             new_states = []
@@ -88,8 +88,8 @@ class Policy:
                 if i == 0:
                     logits = tf.where(keep, out, logits)
             states = new_states
-        last = tf.where(predict_next, tf.cast(tf.argmax(logits, axis=1), primer.dtype),
-                        tf.gather(primer, lengths - 1, batch_dims=1))
+        predicted = self.networks[0].resolve(states[0], tf.cast(tf.argmax(logits, axis=1), tf.int32))
+        last = tf.where(predict_next, tf.cast(predicted, primer.dtype), tf.gather(primer, lengths - 1, batch_dims=1))
         return states, last
 
     @tf.function(reduce_retracing=True)
@@ -107,16 +107,18 @@ class Policy:
                 outs.append(o)
                 new_states.append(ns)
             states = new_states
-            logits = self.scores(outs[:len(self.networks)]) / temperature
+            logits = self.scores(outs[:len(self.networks)]) / tf.cast(temperature, self.networks[0].dtype)
             step_seed = tf.random.experimental.stateless_fold_in(seed, t)
             sampled = tf.cast(tf.random.stateless_categorical(logits, 1, step_seed)[:, 0], tf.int32)
             choice = tf.where(greedy, tf.cast(tf.argmax(logits, axis=1), tf.int32), sampled)
-            logp = tf.gather(tf.nn.log_softmax(outs[reward_idx]), choice, batch_dims=1)
-            events = events.write(t, choice)
+            event = nets[0].resolve(states[0], choice)  # a lookback class plays the event it repeats
+            label = nets[reward_idx].label(states[reward_idx], event)  # the class Magenta scores the event by
+            logp = tf.cast(tf.gather(tf.nn.log_softmax(outs[reward_idx]), label, batch_dims=1), tf.float32)
+            events = events.write(t, event)
             logps = logps.write(t, logp)
             if record_probs:
-                probs = probs.write(t, tf.nn.softmax(logits))
-            last = choice
+                probs = probs.write(t, tf.cast(tf.nn.softmax(logits), tf.float32))
+            last = event
         return (tf.transpose(events.stack()), tf.transpose(logps.stack()),
                 tf.transpose(probs.stack(), [1, 0, 2]) if record_probs else tf.zeros([0]))
 
@@ -133,11 +135,36 @@ class Policy:
                 outs.append(o)
                 new_states.append(ns)
             states = new_states
-            out = out.write(t, tf.nn.softmax(self.scores(outs[:len(self.networks)]) / temperature))
+            scores = self.scores(outs[:len(self.networks)])
+            out = out.write(t, tf.cast(tf.nn.softmax(scores / tf.cast(temperature, scores.dtype)), tf.float32))
         return tf.transpose(out.stack(), [1, 0, 2])
 
+    @tf.function(reduce_retracing=True)
+    def _log_likelihood(self, events):
+        nets = self.networks
+        batch = tf.shape(events)[0]
+        states = [n.zero_state(batch) for n in nets]
+        out = tf.TensorArray(tf.float32, size=tf.shape(events)[1] - 1)
+        for t in tf.range(tf.shape(events)[1] - 1):
+            outs, new_states = [], []
+            for n, st in zip(nets, states):
+                o, ns = n.step(events[:, t], st)
+                outs.append(o)
+                new_states.append(ns)
+            states = new_states
+            label = nets[0].label(states[0], events[:, t + 1])
+            out = out.write(t, tf.cast(tf.gather(tf.nn.log_softmax(self.scores(outs)), label, batch_dims=1), tf.float32))
+        return tf.transpose(out.stack())
+
+    def log_likelihood(self, melodies) -> np.ndarray:
+        """[N, T] melodies -> [N, T-1]: the policy's log-probability of event t+1 after events 0..t
+        (the class Magenta's encoder gives the event; see :meth:`rltune.note_rnn.NoteRNN.log_likelihood`)."""
+        melodies = np.atleast_2d(np.asarray(melodies, dtype=np.int32))
+        return self._log_likelihood(tf.constant(self.networks[0].encoder.clean(melodies))).numpy()
+
     def probabilities(self, melodies, temperature: float = 1.0) -> np.ndarray:
-        """The policy's distribution after each step of [N, T] melodies fed from the zero state: [N, T, 38]."""
+        """The policy's distribution over the model's classes after each step of [N, T] melodies fed from
+        the zero state: [N, T, classes] (38 events for basic_rnn; 40 for lookback and attention models)."""
         melodies = np.atleast_2d(np.asarray(melodies, dtype=np.int32))
         return self._probabilities(tf.constant(melodies), tf.constant(temperature, tf.float32)).numpy()
 

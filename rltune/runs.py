@@ -257,19 +257,19 @@ class Run:
         step, arrays = self.load_checkpoint(step)
         return step, NoteRNNWeights.from_arrays("q", arrays), NoteRNNWeights.from_arrays("reward", arrays)
 
-    def policy(self, step: int | None = None, name: str | None = None):
+    def policy(self, step: int | None = None, name: str | None = None, dtype: str = "float32"):
         """The run's sampling policy at ``step``, as its algorithm defines it."""
         from rltune.note_rnn import NoteRNN
         from rltune.policy import Policy
         step, q, reward = self.networks(step)
         info = {"run": str(self.path), "step": step, "algorithm": self.config.algo, "rules": self.config.rules,
                 "key": self.config.key, "model": str(self.model)}
-        policy = Policy.tuned(self.algorithm, NoteRNN(q, name="q_network", trainable=False),
-                              NoteRNN(reward, name="reward_rnn", trainable=False), name or self.path.name, info)
+        policy = Policy.tuned(self.algorithm, NoteRNN(q, name="q_network", trainable=False, dtype=dtype),
+                              NoteRNN(reward, name="reward_rnn", trainable=False, dtype=dtype), name or self.path.name, info)
         if getattr(self.config, "g_prior", "frozen") == "trained" and self.model.exists():
             # the trained prior is part of the policy; log p(a|s) is still scored by the Note RNN tuned from
             from rltune.checkpoint import load_weights
-            policy = policy.with_reward_network(NoteRNN(load_weights(self.model).weights, name="note_rnn", trainable=False),
+            policy = policy.with_reward_network(NoteRNN(load_weights(self.model).weights, name="note_rnn", trainable=False, dtype=dtype),
                                                 label=f"{self.model} (the prior was trained)")
         return policy
 

@@ -154,7 +154,7 @@ class Trainer:
             seed = tf.constant([cfg.seed * 1_000_003 + c.env_steps, t], tf.int64)
             step = tuner.act(obs, q_state, r_state, tf.constant(self.epsilon, tf.float32), boltzmann, seed)
             # 2. score: the rules over the batch, plus log p(a|s) where the algorithm's reward has it
-            played = step["played"].numpy()
+            played = step["event"].numpy()
             r_mt, _ = self.rules.step(compositions, played, t, T, leap)
             compositions[:, t] = played
             reward = tuner.algo.reward(step["log_p"].numpy(), cfg.reward_scaler * r_mt)
@@ -169,7 +169,7 @@ class Trainer:
                 self.check_loss(float(loss), float(target))
                 self.learn_seconds += time.perf_counter() - t_learn
                 c.updates += n_updates
-            obs, q_state, r_state = step["played"], step["q_state"], step["r_state"]
+            obs, q_state, r_state = step["event"], step["q_state"], step["r_state"]
         c.compositions += B
         self.recent = (self.recent + [float(total_reward.mean())])[-20:]
 

@@ -28,7 +28,6 @@ import numpy as np
 from rltune._tf import tf
 from rltune.algorithms import get_algorithm
 from rltune.config import TrainConfig
-from rltune.encoding import NUM_CLASSES
 from rltune.note_rnn import NoteRNN, NoteRNNWeights
 from rltune.optim import Adam
 from rltune.policy import Policy
@@ -64,7 +63,7 @@ class RLTuner(tf.Module):
         learned = self.q.weight_variables + (self.reward_rnn.weight_variables if self.trains_prior else [])
         self.opt = Adam(learned, config.learning_rate, clip_norm=config.clip_norm, clip="each")
         stores_prior = self.algo.needs_prior_at_next_state and not self.trains_prior
-        self.buffer = ReplayBuffer(config.replay_size, self.q.state_size, NUM_CLASSES if stores_prior else 0,
+        self.buffer = ReplayBuffer(config.replay_size, self.q.state_size, self.q.num_classes if stores_prior else 0,
                                    self.reward_rnn.state_size if self.trains_prior else 0)
         self.policy = Policy.tuned(self.algo, self.q, self.reward_rnn)
         # Many small updates (the original's minibatch of 32, ~100 per acting step) run fastest as one
@@ -95,10 +94,12 @@ class RLTuner(tf.Module):
 
     @tf.function(reduce_retracing=True)
     def act(self, obs, q_state, r_state, epsilon, boltzmann, seed) -> dict:
-        """One event for each composition: ``played``, ``stored`` (what replay learns from: the
-        event played, or with ``boltzmann_stores="argmax"`` the greedy one), ``log_p`` (of the event
-        played), the new ``q_state`` and ``r_state``, and ``next_log_prior`` (log p(.|s') when the
-        algorithm's target needs it from a frozen prior, else zeros)."""
+        """One event for each composition. Actions are the model's classes (a lookback class plays the
+        event it repeats): ``played`` (the class played), ``event`` (the event it plays), ``stored``
+        (what replay learns from: the class played, or with ``boltzmann_stores="argmax"`` the greedy
+        one), ``log_p`` (the Reward RNN's log p of the event, by the class Magenta scores it with), the
+        new ``q_state`` and ``r_state``, and ``next_log_prior`` (log p(.|s') when the algorithm's
+        target needs it from a frozen prior, else zeros)."""
         values, new_q = self.q.step(obs, q_state)
         r_logits, new_r = self.reward_rnn.step(obs, r_state)
         log_prior = tf.nn.log_softmax(r_logits)
@@ -106,26 +107,27 @@ class RLTuner(tf.Module):
         n = tf.shape(obs)[0]
         s1, s2, s3 = (tf.random.experimental.stateless_fold_in(seed, i) for i in range(3))
         greedy = tf.cast(tf.argmax(scores, axis=1), tf.int32)
-        random_note = tf.random.stateless_uniform([n], s1, 0, RANDOM_NOTE_CLASSES, tf.int32)
+        random_event = tf.random.stateless_uniform([n], s1, 0, RANDOM_NOTE_CLASSES, tf.int32)
         explore = tf.random.stateless_uniform([n], s2) < epsilon
         sampled = tf.cast(tf.random.stateless_categorical(scores, 1, s3)[:, 0], tf.int32)
-        played = tf.where(boltzmann, sampled, tf.where(explore, random_note, greedy))
+        played = tf.where(boltzmann, sampled, tf.where(explore, self.q.encoder.event_class(random_event), greedy))
+        event = self.q.resolve(new_q, played)
         stored = greedy if self.stores_argmax else played
-        log_p = tf.gather(log_prior, played, batch_dims=1)
+        log_p = tf.gather(log_prior, self.reward_rnn.label(new_r, event), batch_dims=1)
         if self.algo.needs_prior_at_next_state and not self.trains_prior:
-            next_logits, _ = self.reward_rnn.step(played, new_r)
+            next_logits, _ = self.reward_rnn.step(event, new_r)
             next_log_prior = tf.nn.log_softmax(next_logits)
         else:
             next_log_prior = tf.zeros([n, 1])
-        return {"played": played, "stored": stored, "log_p": log_p, "q_state": new_q, "r_state": new_r,
-                "next_log_prior": next_log_prior}
+        return {"played": played, "event": event, "stored": stored, "log_p": log_p, "q_state": new_q,
+                "r_state": new_r, "next_log_prior": next_log_prior}
 
     # -- learning -------------------------------------------------------------
     def store_and_learn(self, obs, step: dict, reward, q_state, r_state, num_updates: int, seed):
         """Store one step of transitions (``step`` as :meth:`act` returns it, ``q_state`` and
         ``r_state`` the states before it), then run ``num_updates`` updates; mean loss and target."""
         return self._store_and_learn(
-            {"obs": obs, "action": step["stored"], "next_obs": step["played"], "reward": reward,
+            {"obs": obs, "action": step["stored"], "next_obs": step["event"], "reward": reward,
              "state": tf.concat(q_state, 1), "next_state": tf.concat(step["q_state"], 1),
              "next_log_prior": step["next_log_prior"], "reward_next_state": tf.concat(step["r_state"], 1)},
             tf.constant(num_updates), seed)
@@ -167,4 +169,4 @@ class RLTuner(tf.Module):
 
     @staticmethod
     def _unflat(flat, net: NoteRNN):
-        return tuple(tf.split(flat, [u for u in net.layer_sizes for _ in (0, 1)], axis=1))
+        return tuple(tf.split(flat, net.state_widths, axis=1))

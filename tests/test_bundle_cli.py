@@ -46,15 +46,24 @@ def test_empty_truncated_and_non_bundle_files(fixture_bundle, tmp_path):
     assert not (tmp_path / "out" / "bundle.json").exists()
 
 
+def future_bundle(fixtures, tmp_path):
+    """A melody_rnn bundle under a generator id rltune does not know (a future encoder)."""
+    from rltune.checkpoint import read_bundle, write_bundle
+    b = read_bundle(fixtures / "magenta" / "lookback_rnn_tiny.mag")
+    path = tmp_path / "future.mag"
+    write_bundle(path, b.checkpoint, b.metagraph, "a future configuration", generator_id="future_rnn")
+    return path
+
+
 def test_other_generator_is_refused_by_name(fixtures, tmp_path):
-    r = invoke("unpack-bundle", fixtures / "magenta" / "lookback_rnn_tiny.mag", "-o", tmp_path / "o")
-    assert_user_error(r, "lookback_rnn", "basic_rnn")
+    r = invoke("unpack-bundle", future_bundle(fixtures, tmp_path), "-o", tmp_path / "o")
+    assert_user_error(r, "'future_rnn' bundle", "basic_rnn, lookback_rnn, attention_rnn")
 
 
-def test_real_process_prints_one_line(fixtures):
+def test_real_process_prints_one_line(fixtures, tmp_path):
     """The installed entry point: one line, no traceback, exit 1."""
-    p = run_cli("generate", "--bundle", fixtures / "magenta" / "lookback_rnn_tiny.mag", "-o", "/tmp/never")
-    assert_clean_error(p, "lookback_rnn")
+    p = run_cli("generate", "--bundle", future_bundle(fixtures, tmp_path), "-o", "/tmp/never")
+    assert_clean_error(p, "future_rnn")
 
 
 def test_checkpoint_with_unknown_variables(tmp_path):
