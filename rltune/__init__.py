@@ -3,8 +3,9 @@
 Everything the CLI does is importable. TensorFlow is imported on first use:
 
     import rltune
-    net = rltune.load_note_rnn("bundles/default_note_rnn.mag")
-    probs = net.probabilities(melodies)          # [N, T] -> [N, T, 38]
+    net = rltune.load_note_rnn("bundles/default_note_rnn.mag")   # basic_rnn, lookback_rnn, attention_rnn
+    probs = net.probabilities(melodies)          # [N, T] -> [N, T, classes]
+    logp = net.log_likelihood(melodies)          # [N, T] -> [N, T-1], as Magenta scores each event
     terms = rltune.rules.reward_terms(comps)     # [N, T] -> [N, T, 9]
     stats = rltune.metrics.composition_stats(comps)
 """

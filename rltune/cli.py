@@ -87,6 +87,7 @@ def unpack_bundle_cmd(
                  ("bundle description", data["bundle_description"]), ("variable layout", data["layout"]),
                  ("cell", arch["cell"]), ("layer sizes", str(arch["layer_sizes"])),
                  ("input size", str(arch["input_size"])), ("classes", str(arch["num_classes"])),
+                 *([("attention", arch["attention"])] if "attention" in arch else []),
                  *[(f"  {n}", str(s)) for n, s in data["variables"].items()]]:
         table.add_row(k, v)
     console.print(table)
@@ -361,7 +362,7 @@ def train(
 ):
     """Tune a Note RNN with RL Tuner (Q, Psi, G or RL-only) and write a run folder."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from rltune.config import TrainConfig, defaults
+    from rltune.config import TrainConfig
     from rltune.errors import RLTuneError
     from rltune import training
 

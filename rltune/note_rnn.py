@@ -122,19 +122,33 @@ def attention_step(x, state, a: dict, kernel, bias, attn_length: int):
     return output, [c, h, attns, attn_states]
 
 
-def random_weights(layer_sizes, seed: int = 0, num_classes: int = NUM_CLASSES) -> NoteRNNWeights:
-    """Fresh weights: Glorot-uniform kernels and zero biases (TF1's defaults)."""
+def random_weights(layer_sizes, seed: int = 0, num_classes: int = NUM_CLASSES, configuration: str = "basic_rnn",
+                   attn_length: int = 0) -> NoteRNNWeights:
+    """Fresh weights of a configuration (basic_rnn, lookback_rnn, attention_rnn): Glorot-uniform
+    kernels and zero biases (TF1's defaults). ``num_classes`` applies to basic_rnn."""
+    from rltune.encoders import get_encoder
     rng = np.random.default_rng(seed)
+    enc = get_encoder(configuration)
+    if configuration != "basic_rnn":
+        num_classes = enc.num_classes
 
     def glorot(shape):
-        limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+        limit = np.sqrt(6.0 / (shape[-2] + shape[-1]))
         return rng.uniform(-limit, limit, size=shape).astype(np.float32)
 
-    layers, n_in = [], num_classes
+    layers, n_in = [], enc.input_size if configuration != "basic_rnn" else num_classes
     for units in layer_sizes:
         layers.append((glorot((n_in + units, 4 * units)), np.zeros(4 * units, np.float32)))
         n_in = units
-    return NoteRNNWeights(layers, glorot((n_in, num_classes)), np.zeros(num_classes, np.float32))
+    attention = None
+    if configuration == "attention_rnn":
+        a, x = layer_sizes[0], enc.input_size
+        attention = {"in_kernel": glorot((x + a, x)), "in_bias": np.zeros(x, np.float32), "query_kernel": glorot((2 * a, a)),
+                     "query_bias": np.zeros(a, np.float32), "attn_w": glorot((1, 1, a, a)), "attn_v": glorot((1, a))[0],
+                     "out_kernel": glorot((2 * a, a)), "out_bias": np.zeros(a, np.float32)}
+        attn_length = attn_length or 40
+    return NoteRNNWeights(layers, glorot((n_in, num_classes)), np.zeros(num_classes, np.float32), configuration,
+                          attention, attn_length if attention else 0)
 
 
 def _cores() -> int:

@@ -101,12 +101,7 @@ class Policy:
         logps = tf.TensorArray(tf.float32, size=num_steps)
         probs = tf.TensorArray(tf.float32, size=num_steps if record_probs else 0, dynamic_size=record_probs)
         for t in tf.range(num_steps):
-            outs, new_states = [], []
-            for n, st in zip(nets, states):
-                o, ns = n.step(last, st)
-                outs.append(o)
-                new_states.append(ns)
-            states = new_states
+            outs, states = step_all(nets, last, states)
             logits = self.scores(outs[:len(self.networks)]) / tf.cast(temperature, self.networks[0].dtype)
             step_seed = tf.random.experimental.stateless_fold_in(seed, t)
             sampled = tf.cast(tf.random.stateless_categorical(logits, 1, step_seed)[:, 0], tf.int32)
@@ -129,12 +124,7 @@ class Policy:
         states = [n.zero_state(batch) for n in nets]
         out = tf.TensorArray(tf.float32, size=tf.shape(events)[1])
         for t in tf.range(tf.shape(events)[1]):
-            outs, new_states = [], []
-            for n, st in zip(nets, states):
-                o, ns = n.step(events[:, t], st)
-                outs.append(o)
-                new_states.append(ns)
-            states = new_states
+            outs, states = step_all(nets, events[:, t], states)
             scores = self.scores(outs[:len(self.networks)])
             out = out.write(t, tf.cast(tf.nn.softmax(scores / tf.cast(temperature, scores.dtype)), tf.float32))
         return tf.transpose(out.stack(), [1, 0, 2])
@@ -146,12 +136,7 @@ class Policy:
         states = [n.zero_state(batch) for n in nets]
         out = tf.TensorArray(tf.float32, size=tf.shape(events)[1] - 1)
         for t in tf.range(tf.shape(events)[1] - 1):
-            outs, new_states = [], []
-            for n, st in zip(nets, states):
-                o, ns = n.step(events[:, t], st)
-                outs.append(o)
-                new_states.append(ns)
-            states = new_states
+            outs, states = step_all(nets, events[:, t], states)
             label = nets[0].label(states[0], events[:, t + 1])
             out = out.write(t, tf.cast(tf.gather(tf.nn.log_softmax(self.scores(outs)), label, batch_dims=1), tf.float32))
         return tf.transpose(out.stack())
@@ -196,3 +181,8 @@ class Policy:
             result["probs"] = np.concatenate(out_p)
         return result
 
+
+def step_all(nets, events, states):
+    """One step of every network on the same events: (outputs, new states)."""
+    stepped = [n.step(events, st) for n, st in zip(nets, states)]
+    return [o for o, _ in stepped], [st for _, st in stepped]

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rltune.config import TrainConfig, defaults
+from rltune.config import TrainConfig
 from rltune.errors import RLTuneError
 
 SPEC_KEYS = ("model", "compositions", "cpus_per_trial", "base", "grid", "random", "extra")

@@ -38,6 +38,20 @@ NETWORKS = ("q", "target", "reward")  # how the three networks are named in a ch
 XLA_BELOW_MINIBATCH = 128  # learning is compiled with XLA for minibatches smaller than this
 
 
+REPLAY_MEMORY_LIMIT = 8 * 2**30  # bytes
+
+
+def check_replay_memory(replay_size: int, state_floats: int):
+    """Refuse a replay buffer that would not fit: an attention_rnn state holds its last outputs
+    (attn_length x units floats), so its transitions are ~10x a basic_rnn's."""
+    from rltune.errors import RLTuneError
+    per_transition = 4 * (2 * state_floats + 50)
+    if replay_size * per_transition > REPLAY_MEMORY_LIMIT:
+        fits = REPLAY_MEMORY_LIMIT // per_transition
+        raise RLTuneError(f"--replay-size {replay_size:,} needs {replay_size * per_transition / 2**30:.1f} GiB for this model's "
+                          f"states ({state_floats:,} floats each); use --replay-size {fits:,} or less")
+
+
 @dataclass
 class Counters:
     env_steps: int = 0
@@ -63,6 +77,7 @@ class RLTuner(tf.Module):
         learned = self.q.weight_variables + (self.reward_rnn.weight_variables if self.trains_prior else [])
         self.opt = Adam(learned, config.learning_rate, clip_norm=config.clip_norm, clip="each")
         stores_prior = self.algo.needs_prior_at_next_state and not self.trains_prior
+        check_replay_memory(config.replay_size, self.q.state_size + (self.reward_rnn.state_size if self.trains_prior else 0))
         self.buffer = ReplayBuffer(config.replay_size, self.q.state_size, self.q.num_classes if stores_prior else 0,
                                    self.reward_rnn.state_size if self.trains_prior else 0)
         self.policy = Policy.tuned(self.algo, self.q, self.reward_rnn)

@@ -9,6 +9,7 @@ Prints `env_steps_per_s=<number>` last.
 
     python scripts/bench_train.py --algo q [--steps 600000]
     python scripts/bench_train.py --preset original [--exploration egreedy] [--algo g]
+    python scripts/bench_train.py --configuration lookback_rnn   # a random model of the default's size
 """
 import argparse
 import sys
@@ -25,6 +26,8 @@ def main():
     ap.add_argument("--exploration", default=None, choices=["egreedy", "boltzmann"])
     ap.add_argument("--steps", type=int, default=600_000)
     ap.add_argument("--bundle", default=None, help="default: the shipped bundle")
+    ap.add_argument("--configuration", default=None, choices=["basic_rnn", "lookback_rnn", "attention_rnn"],
+                    help="tune a random model of this configuration, one layer of 100 units like the shipped default")
     args = ap.parse_args()
     from rltune.config import TrainConfig
     from rltune.training import train
@@ -37,8 +40,13 @@ def main():
         given["replay_ratio"] = 6.4
     cfg = TrainConfig.from_settings(given).validate()
     with tempfile.TemporaryDirectory() as d:
+        if args.configuration:
+            from rltune.magenta_graph import write_note_rnn_bundle
+            from rltune.note_rnn import random_weights
+            args.bundle = Path(d) / f"{args.configuration}.mag"
+            write_note_rnn_bundle(args.bundle, random_weights([100], configuration=args.configuration), "benchmark model")
         s = train(args.bundle, Path(d) / "run", cfg)
-    print(f"preset={cfg.preset or '-'} algo={cfg.algo} exploration={cfg.exploration} env_steps={s['env_steps']} "
+    print(f"configuration={args.configuration or 'bundle'} preset={cfg.preset or '-'} algo={cfg.algo} exploration={cfg.exploration} env_steps={s['env_steps']} "
           f"updates={s['updates']} minibatch={cfg.minibatch_size} num_envs={cfg.num_envs} "
           f"replay_ratio={s['updates'] * cfg.minibatch_size / s['env_steps']:.2f} "
           f"train_seconds={s['train_seconds']:.1f} learn_seconds={s['learn_seconds']:.1f}")

@@ -103,3 +103,51 @@ def test_preset_bad_input():
     assert_user_error(invoke("train", "--algo", "q", "--g-prior", "trained", "--dry-run"),
                       "--g-prior trained applies only to algorithms whose target uses the prior")
     assert_user_error(invoke("train", "--primer-mode", "nope", "--dry-run"), "unknown --primer-mode 'nope'")
+
+
+def test_original_primer_mode_observes_the_most_probable_next_event():
+    """--primer-mode original: the whole primer is fed and the model's argmax after it is observed."""
+    import rltune
+    from rltune._tf import tf
+    from helpers import FIXTURE_BUNDLE
+    policy = rltune.load_policy(FIXTURE_BUNDLE)
+    primer = np.array([[16, 0, 18, 0, 20, 0], [30, 1, 1, 28, 0, 0]])
+    lengths = np.array([6, 4])
+    (_,), last = policy.prime(tf.constant(primer, tf.int32), tf.constant(lengths, tf.int32), tf.constant(True))
+    probs = rltune.load_note_rnn(FIXTURE_BUNDLE).probabilities(primer)
+    assert list(last.numpy()) == [int(np.argmax(probs[0, 5])), int(np.argmax(probs[1, 3]))]
+    (_,), last = policy.prime(tf.constant(primer, tf.int32), tf.constant(lengths, tf.int32), tf.constant(False))
+    assert list(last.numpy()) == [0, 28]  # continue: the primer's last event
+
+
+def test_boltzmann_can_store_the_argmax_while_it_plays_a_sample():
+    from rltune._tf import tf
+    from rltune.checkpoint import load_weights
+    from rltune.config import TrainConfig
+    from rltune.tuner import RLTuner
+    from helpers import FIXTURE_BUNDLE
+    for stores in ("argmax", "played"):
+        cfg = TrainConfig.from_settings({"preset": "original", "boltzmann_stores": stores}).validate()
+        tuner = RLTuner(cfg, {"q": load_weights(FIXTURE_BUNDLE).weights})
+        q_state, r_state, obs = tuner.prime(np.arange(2, 258)[:, None] % 37, np.ones(256, np.int32))
+        step = tuner.act(obs, q_state, r_state, tf.constant(0.0), tf.constant(True), tf.constant([1, 2], tf.int64))
+        values, _ = tuner.q.step(obs, q_state)
+        played, stored = step["played"].numpy(), step["stored"].numpy()
+        if stores == "argmax":
+            np.testing.assert_array_equal(stored, np.argmax(values.numpy(), axis=1))
+            assert (played != stored).mean() > 0.2  # sampled notes differ from the argmax often
+        else:
+            np.testing.assert_array_equal(stored, played)
+
+
+def test_a_preset_run_records_its_preset(tmp_path):
+    import tomllib
+    run = tmp_path / "run"
+    r = invoke("train", "--preset", "original", "--checkpoint", PAPER_CHECKPOINT, "-o", run, "--steps", 4096, "--num-envs", 128,
+               "--eval-every", 4096, "--eval-compositions", 32, "--num-samples", 1)
+    assert r.exit_code == 0, r.stderr
+    cfg = tomllib.loads((run / "config.toml").read_text())
+    assert cfg["preset"] == "original" and cfg["minibatch_size"] == 32 and cfg["num_envs"] == 128
+    import json
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["updates"] == int(4096 / 5)  # 128 / 5 per acting step of 128 compositions, from the first (a full minibatch)
