@@ -16,7 +16,7 @@ MAGENTA_VENV = Path(os.environ.get("MAGENTA_VENV", Path(os.environ.get("XDG_CACH
                                    / "rltune-magenta-venv"))
 
 # A run of seconds: 128 compositions in lockstep, small minibatches, frequent evaluations and checkpoints.
-TINY = ["--steps", 8192, "--num-envs", 128, "--minibatch-size", 64, "--learning-starts", 1024,
+TINY = ["--steps", 8192, "--num-envs", 128, "--minibatch-size", 128, "--learning-starts", 1024,
         "--eval-every", 4096, "--eval-compositions", 64, "--checkpoint-every", 4096, "--num-samples", 2,
         "--exploration-steps", 4096, "--replay-size", 20000]
 

@@ -34,6 +34,7 @@ def test_log_likelihood_matches_magentas_golden(name):
     np.testing.assert_allclose(ours, GOLDEN[name], atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn"])
 def test_log_likelihood_matches_magenta_live(name, magenta_venv, tmp_path):
     rng = np.random.default_rng(7)
@@ -71,6 +72,7 @@ def test_bundle_info_reads_the_configuration(tmp_path):
     assert info["architecture"]["configuration"] == "attention_rnn" and "attn_length 10" in info["architecture"]["attention"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn"])
 def test_generate_train_evaluate_export(name, tmp_path):
     model = MODELS[name]

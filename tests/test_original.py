@@ -56,6 +56,7 @@ def rltune_update(algorithm, g_prior, batch, jit):
     return float(loss), targets.numpy(), weights
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm,g_prior", [("q", "frozen"), ("psi", "frozen"), ("g", "trained"), ("g", "frozen")])
 def test_one_update_matches_the_original_graph(magenta_python, tmp_path, algorithm, g_prior):
     """Same Note RNN, same minibatch: TD targets, loss, and every weight after one Adam step and one
@@ -140,6 +141,7 @@ def test_boltzmann_can_store_the_argmax_while_it_plays_a_sample():
             np.testing.assert_array_equal(stored, played)
 
 
+@pytest.mark.slow
 def test_a_preset_run_records_its_preset(tmp_path):
     import tomllib
     run = tmp_path / "run"
