@@ -48,7 +48,8 @@ def test_each_algorithm_writes_a_run(fixture_bundle, tmp_path, algo):
     assert run.checkpoints.steps()[-1] == 8192
     summary = run.summary()
     assert summary["algorithm"] == algo and summary["env_steps"] == 8192
-    assert summary["updates"] == pytest.approx((8192 - 1024) * 6.4 / 64, abs=15)  # learning starts within one acting step
+    minibatch = TINY[TINY.index("--minibatch-size") + 1]
+    assert summary["updates"] == pytest.approx((8192 - 1024) * 6.4 / minibatch, abs=15)  # learning starts within one acting step
     assert set(summary["final_table"]) >= {"notes_excessively_repeated", "notes_in_motif"}
     assert [h["step"] for h in run.history()][:3] == [0, 4096, 8192]
     import rltune
