@@ -49,6 +49,7 @@ class Encoder:
     name = ""
     input_size = NUM_EVENTS
     num_classes = NUM_EVENTS
+    class_layout = "0 hold, 1 rest, 2.. MIDI 48.."  # what the model's class indices mean
     state_widths: tuple = ()  # widths of the float32 [B, k] state tensors
 
     def initial(self, batch) -> tuple:
@@ -144,6 +145,7 @@ class _Window(Encoder):
 class Lookback(_Window):
     """note-seq's LookbackEventSequenceEncoderDecoder(MelodyOneHotEncoding(48, 84))."""
     name = "lookback_rnn"
+    class_layout = "0 hold, 1 rest, 2-37 MIDI 48-83, 38/39 repeat 1/2 bars ago"
     counter_bits = 5
     input_size = NUM_EVENTS * (1 + len(LOOKBACKS)) + counter_bits + len(LOOKBACKS)  # 121
     num_classes = NUM_EVENTS + len(LOOKBACKS)  # 40
@@ -173,6 +175,7 @@ class KeyMelody(_Window):
     unknown), the last three distinct pitches (oldest first, -1 empty) and the pitch-class
     counts of every note played."""
     name = "attention_rnn"
+    class_layout = "0-35 MIDI 48-83, 36 hold, 37 rest, 38/39 repeat 1/2 bars ago"
     counter_bits = 7
     note_range = 36
     input_size = note_range + 2 + 1 + 1 + len(LOOKBACKS) + counter_bits + 1 + 12 + 12  # 74

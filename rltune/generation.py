@@ -72,7 +72,8 @@ def generate(model, output_dir, *, num_outputs: int = 10, num_steps: int = 128, 
             if plot_probs:
                 from rltune.plotting import plot_note_probabilities
                 plot_note_probabilities(result["probs"][i], tmp / f"{stem}_probs.png",
-                                        title=f"{policy.name}: {prefix} {i + 1}")
+                                        title=f"{policy.name}: {prefix} {i + 1}",
+                                        class_layout=policy.networks[0].encoder.class_layout)
                 files.append(f"{stem}_probs.png")
     return {"output_dir": str(output_dir), "files": files, "events": events, "warnings": messages,
             "model": policy.name, "primer_steps": primers.shape[1] if keep_primer else 0}

@@ -11,13 +11,13 @@ def _plt():
     return plt
 
 
-def plot_note_probabilities(probs, path, title: str = ""):
-    """The original's ``visualize_probs``: classes x time, darker = likelier."""
+def plot_note_probabilities(probs, path, title: str = "", class_layout: str = "0 hold, 1 rest, 2.. MIDI 48.."):
+    """The original's ``visualize_probs``: the model's classes x time, darker = likelier."""
     plt = _plt()
     probs = np.asarray(probs)
     fig, ax = plt.subplots(figsize=(max(6, probs.shape[0] / 12), 4))
     ax.imshow(probs.T, interpolation="none", cmap="Reds", aspect="auto", origin="lower")
-    ax.set_ylabel("Event (0 hold, 1 rest, 2.. MIDI 48..)")
+    ax.set_ylabel(f"Class ({class_layout})", fontsize=8)
     ax.set_xlabel("Time (16th-note steps)")
     if title:
         ax.set_title(title)
