@@ -332,6 +332,15 @@ class _RichTraining:
         self.bar.console.print(f"[yellow]interrupted at step {step:,}: saving a checkpoint and the figures[/]")
 
 
+def _trained(summary) -> str:
+    """How much a run trained, and how fast (over all its segments when resumed)."""
+    seg = summary["this_segment"]
+    if len(summary["segments"]) == 1:
+        return f"{summary['env_steps']:,} steps in {seg['seconds']:.0f} s ({seg['env_steps_per_s']:,.0f} steps/s)"
+    return (f"{summary['env_steps']:,} steps in {summary['train_seconds']:.0f} s over {len(summary['segments'])} "
+            f"segments; this one {seg['end_step'] - seg['start_step']:,} steps at {seg['env_steps_per_s']:,.0f} steps/s")
+
+
 def _train_settings(config_file, settings):
     """The settings given: a --config file, then the options; --rule-weight adds to the weights
     the defaults, the preset or the file would give."""
@@ -394,13 +403,7 @@ def train(
         console.print(f"run [bold]{output}[/] already has {summary['env_steps']:,} steps (--steps {summary['steps']:,}); "
                       "nothing to train")
         return
-    seg = summary["this_segment"]
-    if len(summary["segments"]) == 1:
-        done = f"{summary['env_steps']:,} steps in {seg['seconds']:.0f} s ({seg['env_steps_per_s']:,.0f} steps/s)"
-    else:
-        done = (f"{summary['env_steps']:,} steps in {summary['train_seconds']:.0f} s over {len(summary['segments'])} "
-                f"segments; this one {seg['end_step'] - seg['start_step']:,} steps at {seg['env_steps_per_s']:,.0f} steps/s")
-    console.print(f"run [bold]{output}[/]: {done}, {summary['updates']:,} updates")
+    console.print(f"run [bold]{output}[/]: {_trained(summary)}, {summary['updates']:,} updates")
     if evaluate_after > 0:
         from rltune.evaluation import evaluate_model
         cfg = TrainConfig(**summary["config"])
