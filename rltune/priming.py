@@ -54,7 +54,7 @@ class Primers:
     def __init__(self, config, rng: np.random.Generator):
         self.rng = rng
         # the original's primer semantics: feed the whole primer, observe the model's most probable next event
-        self.predict_next = config.priming != "random-note" and getattr(config, "primer_mode", "continue") == "original"
+        self.predict_next = config.priming != "random-note" and config.primer_mode == "original"
         self.melody = None
         self.melodies = None
         if config.priming == "midi":

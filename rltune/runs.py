@@ -266,7 +266,7 @@ class Run:
                 "key": self.config.key, "model": str(self.model)}
         policy = Policy.tuned(self.algorithm, NoteRNN(q, name="q_network", trainable=False, dtype=dtype),
                               NoteRNN(reward, name="reward_rnn", trainable=False, dtype=dtype), name or self.path.name, info)
-        if getattr(self.config, "g_prior", "frozen") == "trained" and self.model.exists():
+        if self.config.g_prior == "trained" and self.model.exists():
             # the trained prior is part of the policy; log p(a|s) is still scored by the Note RNN tuned from
             from rltune.checkpoint import load_weights
             policy = policy.with_reward_network(NoteRNN(load_weights(self.model).weights, name="note_rnn", trainable=False, dtype=dtype),

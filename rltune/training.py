@@ -163,7 +163,7 @@ class Trainer:
             # 3. store, and 4. learn (each update followed by the soft target update)
             n_updates = self.schedule.updates(c.env_steps, B)
             t_learn = time.perf_counter()
-            loss, target = tuner.store_and_learn(obs, step, tf.constant(reward, tf.float32), q_state, r_state, n_updates,
+            loss, target = tuner.store_and_learn(obs, step, tf.constant(reward, tf.float32), q_state, n_updates,
                                                  tf.constant([cfg.seed * 1_000_003 + c.env_steps, 7], tf.int64))
             if n_updates:
                 self.check_loss(float(loss), float(target))

@@ -138,9 +138,9 @@ class RLTuner(tf.Module):
                 "r_state": new_r, "next_log_prior": next_log_prior}
 
     # -- learning -------------------------------------------------------------
-    def store_and_learn(self, obs, step: dict, reward, q_state, r_state, num_updates: int, seed):
-        """Store one step of transitions (``step`` as :meth:`act` returns it, ``q_state`` and
-        ``r_state`` the states before it), then run ``num_updates`` updates; mean loss and target."""
+    def store_and_learn(self, obs, step: dict, reward, q_state, num_updates: int, seed):
+        """Store one step of transitions (``step`` as :meth:`act` returns it, ``q_state`` the Q
+        network's state before it), then run ``num_updates`` updates; mean loss and target."""
         return self._store_and_learn(
             {"obs": obs, "action": step["stored"], "next_obs": step["event"], "reward": reward,
              "state": tf.concat(q_state, 1), "next_state": tf.concat(step["q_state"], 1),
