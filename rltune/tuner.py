@@ -144,7 +144,8 @@ class RLTuner(tf.Module):
         return self._store_and_learn(
             {"obs": obs, "action": step["stored"], "next_obs": step["event"], "reward": reward,
              "state": tf.concat(q_state, 1), "next_state": tf.concat(step["q_state"], 1),
-             "next_log_prior": step["next_log_prior"], "reward_next_state": tf.concat(step["r_state"], 1)},
+             "next_log_prior": step["next_log_prior"],
+             "reward_next_state": tf.concat(step["r_state"], 1) if self.trains_prior else None},
             tf.constant(num_updates), seed)
 
     def _store_and_learn(self, transitions, num_updates, seed):
